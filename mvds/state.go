@@ -1,0 +1,298 @@
+package mvds
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/status-im/mvds/state"
+)
+
+// hookedState implements mvds's state.SyncState on mvds's own mvds_states
+// table, with the same SQL semantics as mvds's SQLite sync state, and calls
+// the Hook inside the transaction of every change. It cannot simply wrap
+// mvds's implementation: that one commits on its own connection, so what the
+// Hook writes could not commit atomically with it.
+//
+// Two deliberate differences from mvds's implementation, both documented in
+// docs/engine.md:
+//   - Remove of a state that does not exist returns nil: mvds's onAck stops
+//     processing the rest of a packet's acks at the first error, so a
+//     duplicate ack would otherwise delay unrelated acknowledgements.
+//   - Adding a MESSAGE state where an OFFER state exists turns the offer into
+//     a message: in INTERACTIVE mode a peer's request must make mvds send the
+//     offered message, but mvds's INSERT OR IGNORE drops it, so interactive
+//     sync never completes on mvds's SQLite state.
+type hookedState struct {
+	db    *sql.DB
+	eng   *engine
+	hook  Hook
+	limit uint64
+
+	// crossed collects the states whose send count went over the limit in
+	// the current epoch's Map; Clear reports exactly those. scanned records
+	// that the first Clear after start looked at every state, to catch those
+	// that crossed before a crash.
+	crossed []State
+	scanned bool
+}
+
+var _ state.SyncState = (*hookedState)(nil)
+
+const stateColumns = `type, send_count, send_epoch, group_id, peer_id, message_id`
+
+func (h *hookedState) ctx() context.Context { return context.Background() }
+
+// begin returns the operation's transaction when an Update is running, or a
+// new one the caller must finish.
+func (h *hookedState) begin() (tx *sql.Tx, own bool, err error) {
+	if tx := h.eng.currentTx(); tx != nil {
+		return tx, false, nil
+	}
+	tx, err = h.db.BeginTx(h.ctx(), nil)
+	return tx, true, err
+}
+
+func finish(tx *sql.Tx, own bool, err error) error {
+	if !own {
+		return err
+	}
+	if err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func (h *hookedState) Add(s State) (err error) {
+	tx, own, err := h.begin()
+	if err != nil {
+		return h.eng.opFailed(fmt.Errorf("add state %s→%s: begin: %w", ShortID(s.MessageID[:]), ShortID(s.PeerID[:]), err))
+	}
+	defer func() {
+		err = h.eng.opFailed(finish(tx, own, err))
+	}()
+	var group []byte
+	if s.GroupID != nil {
+		group = s.GroupID[:]
+	}
+	res, err := tx.ExecContext(h.ctx(), `INSERT OR IGNORE INTO mvds_states (`+stateColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		s.Type, s.SendCount, s.SendEpoch, group, s.PeerID[:], s.MessageID[:])
+	if err != nil {
+		return fmt.Errorf("add state %s→%s: %w", ShortID(s.MessageID[:]), ShortID(s.PeerID[:]), err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return h.hook.Scheduled(tx, s, h.eng.origin())
+	}
+	if s.Type == state.MESSAGE {
+		_, err = tx.ExecContext(h.ctx(), `UPDATE mvds_states SET type = ?, send_epoch = ?, group_id = coalesce(group_id, ?)
+			WHERE message_id = ? AND peer_id = ? AND type = ?`,
+			state.MESSAGE, s.SendEpoch, group, s.MessageID[:], s.PeerID[:], state.OFFER)
+		if err != nil {
+			return fmt.Errorf("upgrade offer %s→%s to message: %w", ShortID(s.MessageID[:]), ShortID(s.PeerID[:]), err)
+		}
+	}
+	return nil
+}
+
+func (h *hookedState) Remove(id MessageID, peer PeerID) error {
+	tx, err := h.db.BeginTx(h.ctx(), nil)
+	if err != nil {
+		return fmt.Errorf("remove state %s→%s: begin: %w", ShortID(id[:]), ShortID(peer[:]), err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	states, err := scanStates(tx.QueryContext(h.ctx(), `SELECT `+stateColumns+` FROM mvds_states WHERE message_id = ? AND peer_id = ?`, id[:], peer[:]))
+	if err != nil {
+		return fmt.Errorf("remove state %s→%s: %w", ShortID(id[:]), ShortID(peer[:]), err)
+	}
+	if len(states) == 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(h.ctx(), `DELETE FROM mvds_states WHERE message_id = ? AND peer_id = ?`, id[:], peer[:]); err != nil {
+		return fmt.Errorf("remove state %s→%s: %w", ShortID(id[:]), ShortID(peer[:]), err)
+	}
+	if err := h.hook.Acked(tx, h.eng.epoch(), states[0]); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (h *hookedState) All(epoch int64) ([]State, error) {
+	return scanStates(h.db.QueryContext(h.ctx(), `SELECT `+stateColumns+` FROM mvds_states WHERE send_epoch <= ? ORDER BY send_epoch`, epoch))
+}
+
+func (h *hookedState) Map(epoch int64, process func(State) State) error {
+	due, err := h.All(epoch)
+	if err != nil {
+		return fmt.Errorf("map epoch %d: %w", epoch, err)
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	updated := make([]State, 0, len(due))
+	var attempted, crossed []State
+	for _, s := range due {
+		d := h.hook.Due(epoch, s)
+		if d.Action == Skip {
+			if d.NextEpoch > epoch {
+				s.SendEpoch = d.NextEpoch
+				updated = append(updated, s)
+			}
+			continue
+		}
+		next := process(s)
+		if next == s {
+			continue // mvds did not send it (peer left the group, message missing)
+		}
+		if d.NextEpoch > epoch {
+			next.SendEpoch = d.NextEpoch
+		}
+		updated = append(updated, next)
+		attempted = append(attempted, next)
+		if s.SendCount <= h.limit && next.SendCount > h.limit {
+			crossed = append(crossed, next)
+		}
+	}
+	if len(updated) == 0 {
+		return nil
+	}
+	tx, err := h.db.BeginTx(h.ctx(), nil)
+	if err != nil {
+		return fmt.Errorf("map epoch %d: begin: %w", epoch, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := updateEpochs(h.ctx(), tx, updated); err != nil {
+		return fmt.Errorf("map epoch %d: %w", epoch, err)
+	}
+	if len(attempted) > 0 {
+		if err := h.hook.Attempted(tx, epoch, attempted); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("map epoch %d: commit: %w", epoch, err)
+	}
+	h.crossed = append(h.crossed, crossed...)
+	return nil
+}
+
+// MapWithPeerId is what mvds calls when a peer's status update says it is
+// online. Like mvds, it looks at no more than state.BatchResetEpochMessages
+// states of that peer.
+func (h *hookedState) MapWithPeerId(peer PeerID, process func(State) State) error {
+	states, err := scanStates(h.db.QueryContext(h.ctx(), `SELECT `+stateColumns+` FROM mvds_states WHERE peer_id = ? LIMIT ?`,
+		peer[:], state.BatchResetEpochMessages))
+	if err != nil {
+		return fmt.Errorf("reset epochs of peer %s: %w", ShortID(peer[:]), err)
+	}
+	var changed []State
+	for _, s := range states {
+		if next := process(s); next != s {
+			changed = append(changed, next)
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	tx, err := h.db.BeginTx(h.ctx(), nil)
+	if err != nil {
+		return fmt.Errorf("reset epochs of peer %s: begin: %w", ShortID(peer[:]), err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := updateEpochs(h.ctx(), tx, changed); err != nil {
+		return fmt.Errorf("reset epochs of peer %s: %w", ShortID(peer[:]), err)
+	}
+	if err := h.hook.Rescheduled(tx, h.eng.epoch(), changed); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Clear reports the states that went over the limit to the Hook, which alone
+// decides whether they are deleted.
+func (h *hookedState) Clear(limit uint64) error {
+	candidates := h.crossed
+	h.crossed = nil
+	if !h.scanned {
+		all, err := scanStates(h.db.QueryContext(h.ctx(), `SELECT `+stateColumns+` FROM mvds_states WHERE send_count > ?`, limit))
+		if err != nil {
+			return fmt.Errorf("clear: scan states over the limit: %w", err)
+		}
+		h.scanned = true
+		candidates = all
+	}
+	if len(candidates) == 0 {
+		return nil
+	}
+	tx, err := h.db.BeginTx(h.ctx(), nil)
+	if err != nil {
+		return fmt.Errorf("clear: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	epoch := h.eng.epoch()
+	for _, s := range candidates {
+		// An ack may have removed the state since Map counted the attempt.
+		var exists bool
+		if err := tx.QueryRowContext(h.ctx(), `SELECT EXISTS (SELECT 1 FROM mvds_states WHERE message_id = ? AND peer_id = ?)`,
+			s.MessageID[:], s.PeerID[:]).Scan(&exists); err != nil {
+			return fmt.Errorf("clear: %w", err)
+		}
+		if !exists || s.SendCount <= limit {
+			continue
+		}
+		remove, err := h.hook.LimitReached(tx, epoch, s)
+		if err != nil {
+			return err
+		}
+		if remove {
+			if _, err := tx.ExecContext(h.ctx(), `DELETE FROM mvds_states WHERE message_id = ? AND peer_id = ?`, s.MessageID[:], s.PeerID[:]); err != nil {
+				return fmt.Errorf("clear: delete %s→%s: %w", ShortID(s.MessageID[:]), ShortID(s.PeerID[:]), err)
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+func updateEpochs(ctx context.Context, tx *sql.Tx, states []State) error {
+	stmt, err := tx.PrepareContext(ctx, `UPDATE mvds_states SET send_count = ?, send_epoch = ? WHERE message_id = ? AND peer_id = ?`)
+	if err != nil {
+		return fmt.Errorf("prepare update: %w", err)
+	}
+	defer stmt.Close()
+	for _, s := range states {
+		if _, err := stmt.ExecContext(ctx, s.SendCount, s.SendEpoch, s.MessageID[:], s.PeerID[:]); err != nil {
+			return fmt.Errorf("update %s→%s: %w", ShortID(s.MessageID[:]), ShortID(s.PeerID[:]), err)
+		}
+	}
+	return nil
+}
+
+func scanStates(rows *sql.Rows, err error) ([]State, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []State
+	for rows.Next() {
+		var (
+			s                  State
+			group, peer, msgID []byte
+		)
+		if err := rows.Scan(&s.Type, &s.SendCount, &s.SendEpoch, &group, &peer, &msgID); err != nil {
+			return nil, err
+		}
+		if len(group) > 0 {
+			var g GroupID
+			copy(g[:], group)
+			s.GroupID = &g
+		}
+		if len(peer) != len(s.PeerID) || len(msgID) != len(s.MessageID) {
+			return nil, errors.New("mvds_states holds a malformed id")
+		}
+		copy(s.PeerID[:], peer)
+		copy(s.MessageID[:], msgID)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
