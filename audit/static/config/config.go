@@ -122,12 +122,12 @@ type file struct {
 // schema lists the keys each object of the file may have; "*" marks a map
 // whose keys are free (message type names, rule ids, ...).
 var schema = map[string][]string{
-	"":              {"version", "flows", "sendFunctions", "watchMethods", "ignore", "severity"},
-	"flows":         {"types", "contents", "chatOf"},
-	"flows.types":   {"*"},
+	"":               {"version", "flows", "sendFunctions", "watchMethods", "ignore", "severity"},
+	"flows":          {"types", "contents", "chatOf"},
+	"flows.types":    {"*"},
 	"flows.contents": {"*"},
-	"flows.chatOf":  {"*"},
-	"sendFunctions": {"add", "remove"},
+	"flows.chatOf":   {"*"},
+	"sendFunctions":  {"add", "remove"},
 	"sendFunctions.add[]": {
 		"function", "as",
 	},
