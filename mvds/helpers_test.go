@@ -146,6 +146,12 @@ func (h *hookRecorder) SendFailed(*sql.Tx, int64, []mvds.State, error) error {
 	return nil
 }
 
+func (h *hookRecorder) attemptCount(k stateKey) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.attempts[k]
+}
+
 func (h *hookRecorder) ackedCount(keys []stateKey) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()

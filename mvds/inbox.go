@@ -137,7 +137,14 @@ func (ib *inbox) deliver(ctx context.Context) (int, error) {
 }
 
 func (ib *inbox) handOver(ctx context.Context, r Received) error {
-	tx, err := ib.db.BeginTx(ctx, nil)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// The transaction must not die with ctx: database/sql rolls back a
+	// transaction whose context is cancelled, and a Close arriving just after
+	// the handler succeeded would then offer the message a second time.
+	txCtx := context.WithoutCancel(ctx)
+	tx, err := ib.db.BeginTx(txCtx, nil)
 	if err != nil {
 		return fmt.Errorf("message %s: begin: %w", ShortID(r.ID[:]), err)
 	}
@@ -145,7 +152,7 @@ func (ib *inbox) handOver(ctx context.Context, r Received) error {
 	if err := ib.handler(ctx, tx, r); err != nil {
 		return fmt.Errorf("message %s: handler: %w", ShortID(r.ID[:]), err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE mvdsguard_inbox SET handled = 1 WHERE seq = ?`, r.Seq); err != nil {
+	if _, err := tx.ExecContext(txCtx, `UPDATE mvdsguard_inbox SET handled = 1 WHERE seq = ?`, r.Seq); err != nil {
 		return fmt.Errorf("message %s: mark handled: %w", ShortID(r.ID[:]), err)
 	}
 	if err := tx.Commit(); err != nil {
