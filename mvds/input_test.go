@@ -192,7 +192,7 @@ func (s *scriptedTransport) Watch() transport.Packet {
 	}
 }
 func (s *scriptedTransport) Send(mvds.PeerID, mvds.PeerID, *protobuf.Payload) error { return nil }
-func (s *scriptedTransport) Close() error                                          { close(s.done); return nil }
+func (s *scriptedTransport) Close() error                                           { close(s.done); return nil }
 
 func TestInvalidPacketsAreCountedAndDropped(t *testing.T) {
 	db := openDB(t, t.TempDir(), "a.db")
