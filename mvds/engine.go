@@ -166,7 +166,11 @@ func (e *engine) op(ctx context.Context, withTx, local bool, fn func(tx *sql.Tx)
 		return fmt.Errorf("begin: %w", err)
 	}
 	e.tx = tx
-	if err := fn(tx); err != nil {
+	err = fn(tx)
+	if e.hooked != nil {
+		return e.hooked.end(tx, err)
+	}
+	if err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -285,11 +289,10 @@ func (e *engine) flushFailures() error {
 	if err != nil {
 		return fmt.Errorf("report send failures: begin: %w", err)
 	}
-	defer func() { _ = tx.Rollback() }()
 	for _, f := range fs {
-		if err := e.hooked.hook.SendFailed(tx, f.epoch, f.states, f.err); err != nil {
-			return err
+		if err = e.hooked.hook.SendFailed(tx, f.epoch, f.states, f.err); err != nil {
+			break
 		}
 	}
-	return tx.Commit()
+	return e.hooked.end(tx, err)
 }

@@ -78,6 +78,14 @@ type Hook interface {
 	Dropped(tx *sql.Tx, epoch int64, states []State) error
 }
 
+// TxObserver is implemented by a Hook that keeps state in memory alongside
+// what it writes: TxDone is called once each transaction the Hook was given
+// has ended, with whether it committed, so the Hook can publish or discard
+// what it prepared. It is called on the same serialised path as the Hook.
+type TxObserver interface {
+	TxDone(committed bool)
+}
+
 // NopHook implements Hook by observing nothing and letting mvds send every
 // due state on its own curve. LimitReached keeps the state: a hook that
 // wants mvds's stock behaviour must say so explicitly.

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/status-im/mvds/node"
 	"github.com/status-im/mvds/state"
@@ -162,6 +163,9 @@ func (n *Node) DB() *DB { return n.db }
 
 // CurrentEpoch returns the epoch mvds is in.
 func (n *Node) CurrentEpoch() int64 { return n.node.CurrentEpoch() }
+
+// EpochDuration returns how long mvds sleeps between epochs.
+func (n *Node) EpochDuration() time.Duration { return n.cfg.epoch }
 
 // Stock reports whether the node runs status-go's stock configuration.
 func (n *Node) Stock() bool { return n.cfg.stock }

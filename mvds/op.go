@@ -182,3 +182,45 @@ func (op *Op) Drop(s State) error {
 	}
 	return nil
 }
+
+// Members returns the peers of group.
+func (op *Op) Members(group GroupID) ([]PeerID, error) {
+	peers, err := op.n.peers.GetByGroupID(group)
+	if err != nil {
+		return nil, fmt.Errorf("members of group %s: %w", ShortID(group[:]), err)
+	}
+	return peers, nil
+}
+
+// Resend schedules an already stored message for peer again, due at epoch,
+// with a fresh send count: what a user's "retry" needs once a message's
+// state was dropped. It reports false when a state for (id, peer) exists
+// already (nothing changes then). The Hook sees it as a Local Scheduled.
+func (op *Op) Resend(id MessageID, peer PeerID, epoch int64) (bool, error) {
+	if op.n.cfg.stock {
+		return false, errors.New("resend is not available with Stock()")
+	}
+	var group []byte
+	err := op.tx.QueryRow(`SELECT group_id FROM mvds_messages WHERE id = ?`, id[:]).Scan(&group)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("resend %s: no such message", ShortID(id[:]))
+	}
+	if err != nil {
+		return false, fmt.Errorf("resend %s: %w", ShortID(id[:]), err)
+	}
+	var exists bool
+	if err := op.tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM mvds_states WHERE message_id = ? AND peer_id = ?)`, id[:], peer[:]).Scan(&exists); err != nil {
+		return false, fmt.Errorf("resend %s: %w", ShortID(id[:]), err)
+	}
+	if exists {
+		return false, nil
+	}
+	var g GroupID
+	copy(g[:], group)
+	eng := op.n.eng
+	eng.opErr = nil
+	if err := eng.inner.Add(State{Type: Message, SendEpoch: epoch, GroupID: &g, PeerID: peer, MessageID: id}); err != nil {
+		return false, fmt.Errorf("resend %s to %s: %w", ShortID(id[:]), ShortID(peer[:]), err)
+	}
+	return true, nil
+}

@@ -54,15 +54,27 @@ func (h *hookedState) begin() (tx *sql.Tx, own bool, err error) {
 	return tx, true, err
 }
 
-func finish(tx *sql.Tx, own bool, err error) error {
+func (h *hookedState) finish(tx *sql.Tx, own bool, err error) error {
 	if !own {
-		return err
+		return err // the operation ends the transaction
 	}
-	if err != nil {
+	return h.end(tx, err)
+}
+
+// end commits tx when err is nil and rolls it back otherwise, then tells a
+// TxObserver hook which it was.
+func (h *hookedState) end(tx *sql.Tx, err error) error {
+	if err == nil {
+		if err = tx.Commit(); err != nil {
+			err = fmt.Errorf("commit: %w", err)
+		}
+	} else {
 		_ = tx.Rollback()
-		return err
 	}
-	return tx.Commit()
+	if o, ok := h.hook.(TxObserver); ok {
+		o.TxDone(err == nil)
+	}
+	return err
 }
 
 func (h *hookedState) Add(s State) (err error) {
@@ -71,7 +83,7 @@ func (h *hookedState) Add(s State) (err error) {
 		return h.eng.opFailed(fmt.Errorf("add state %s→%s: begin: %w", ShortID(s.MessageID[:]), ShortID(s.PeerID[:]), err))
 	}
 	defer func() {
-		err = h.eng.opFailed(finish(tx, own, err))
+		err = h.eng.opFailed(h.finish(tx, own, err))
 	}()
 	var group []byte
 	if s.GroupID != nil {
@@ -96,12 +108,12 @@ func (h *hookedState) Add(s State) (err error) {
 	return nil
 }
 
-func (h *hookedState) Remove(id MessageID, peer PeerID) error {
+func (h *hookedState) Remove(id MessageID, peer PeerID) (err error) {
 	tx, err := h.db.BeginTx(h.ctx(), nil)
 	if err != nil {
 		return fmt.Errorf("remove state %s→%s: begin: %w", ShortID(id[:]), ShortID(peer[:]), err)
 	}
-	defer func() { _ = tx.Rollback() }()
+	defer func() { err = h.end(tx, err) }()
 	states, err := scanStates(tx.QueryContext(h.ctx(), `SELECT `+stateColumns+` FROM mvds_states WHERE message_id = ? AND peer_id = ?`, id[:], peer[:]))
 	if err != nil {
 		return fmt.Errorf("remove state %s→%s: %w", ShortID(id[:]), ShortID(peer[:]), err)
@@ -112,17 +124,14 @@ func (h *hookedState) Remove(id MessageID, peer PeerID) error {
 	if _, err := tx.ExecContext(h.ctx(), `DELETE FROM mvds_states WHERE message_id = ? AND peer_id = ?`, id[:], peer[:]); err != nil {
 		return fmt.Errorf("remove state %s→%s: %w", ShortID(id[:]), ShortID(peer[:]), err)
 	}
-	if err := h.hook.Acked(tx, h.eng.epoch(), states[0]); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return h.hook.Acked(tx, h.eng.epoch(), states[0])
 }
 
 func (h *hookedState) All(epoch int64) ([]State, error) {
 	return scanStates(h.db.QueryContext(h.ctx(), `SELECT `+stateColumns+` FROM mvds_states WHERE send_epoch <= ? ORDER BY send_epoch`, epoch))
 }
 
-func (h *hookedState) Map(epoch int64, process func(State) State) error {
+func (h *hookedState) Map(epoch int64, process func(State) State) (err error) {
 	due, err := h.All(epoch)
 	if err != nil {
 		return fmt.Errorf("map epoch %d: %w", epoch, err)
@@ -161,17 +170,14 @@ func (h *hookedState) Map(epoch int64, process func(State) State) error {
 	if err != nil {
 		return fmt.Errorf("map epoch %d: begin: %w", epoch, err)
 	}
-	defer func() { _ = tx.Rollback() }()
-	if err := updateEpochs(h.ctx(), tx, updated); err != nil {
-		return fmt.Errorf("map epoch %d: %w", epoch, err)
+	err = updateEpochs(h.ctx(), tx, updated)
+	if err != nil {
+		err = fmt.Errorf("map epoch %d: %w", epoch, err)
+	} else if len(attempted) > 0 {
+		err = h.hook.Attempted(tx, epoch, attempted)
 	}
-	if len(attempted) > 0 {
-		if err := h.hook.Attempted(tx, epoch, attempted); err != nil {
-			return err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("map epoch %d: commit: %w", epoch, err)
+	if err = h.end(tx, err); err != nil {
+		return err
 	}
 	h.crossed = append(h.crossed, crossed...)
 	return nil
@@ -180,7 +186,7 @@ func (h *hookedState) Map(epoch int64, process func(State) State) error {
 // MapWithPeerId is what mvds calls when a peer's status update says it is
 // online. Like mvds, it looks at no more than state.BatchResetEpochMessages
 // states of that peer.
-func (h *hookedState) MapWithPeerId(peer PeerID, process func(State) State) error {
+func (h *hookedState) MapWithPeerId(peer PeerID, process func(State) State) (err error) {
 	states, err := scanStates(h.db.QueryContext(h.ctx(), `SELECT `+stateColumns+` FROM mvds_states WHERE peer_id = ? LIMIT ?`,
 		peer[:], state.BatchResetEpochMessages))
 	if err != nil {
@@ -199,19 +205,16 @@ func (h *hookedState) MapWithPeerId(peer PeerID, process func(State) State) erro
 	if err != nil {
 		return fmt.Errorf("reset epochs of peer %s: begin: %w", ShortID(peer[:]), err)
 	}
-	defer func() { _ = tx.Rollback() }()
+	defer func() { err = h.end(tx, err) }()
 	if err := updateEpochs(h.ctx(), tx, changed); err != nil {
 		return fmt.Errorf("reset epochs of peer %s: %w", ShortID(peer[:]), err)
 	}
-	if err := h.hook.Rescheduled(tx, h.eng.epoch(), changed); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return h.hook.Rescheduled(tx, h.eng.epoch(), changed)
 }
 
 // Clear reports the states that went over the limit to the Hook, which alone
 // decides whether they are deleted.
-func (h *hookedState) Clear(limit uint64) error {
+func (h *hookedState) Clear(limit uint64) (err error) {
 	candidates := h.crossed
 	h.crossed = nil
 	if !h.scanned {
@@ -229,7 +232,7 @@ func (h *hookedState) Clear(limit uint64) error {
 	if err != nil {
 		return fmt.Errorf("clear: begin: %w", err)
 	}
-	defer func() { _ = tx.Rollback() }()
+	defer func() { err = h.end(tx, err) }()
 	epoch := h.eng.epoch()
 	for _, s := range candidates {
 		// An ack may have removed the state since Map counted the attempt.
@@ -251,7 +254,7 @@ func (h *hookedState) Clear(limit uint64) error {
 			}
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 func updateEpochs(ctx context.Context, tx *sql.Tx, states []State) error {
