@@ -1,0 +1,20 @@
+package static_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/tools/go/analysis/analysistest"
+
+	"github.com/mvdsguard/mvdsguard/audit/static"
+	"github.com/mvdsguard/mvdsguard/audit/static/rule"
+)
+
+// fixtures is the status-go-shaped module whose "want" comments specify
+// every site and finding.
+var fixtures = filepath.Join("..", "..", "fixtures", "statusgo")
+
+func TestFixtureSitesAndFindings(t *testing.T) {
+	a := static.New(static.Options{ReportSites: true, MinSeverity: rule.SeverityWarning})
+	analysistest.Run(t, fixtures, a, "./...")
+}

@@ -1,0 +1,761 @@
+package static
+
+import (
+	"fmt"
+	"go/ast"
+	"go/token"
+	"sort"
+	"strings"
+
+	"github.com/mvdsguard/mvdsguard/audit/statusgo"
+)
+
+// maxStates bounds the paths followed through one function. Paths that
+// reach the same abstract state are merged first, so the bound is only hit
+// by functions with many independent branches that all change a message.
+const maxStates = 48
+
+// interp interprets one function body over abstract states.
+type interp struct {
+	e   *engine
+	fd  *fnDecl
+	sum *Summary
+	// recs are the messages this function sends, directly or through a
+	// callee, in order.
+	recs []*effRec
+	// ended are the paths that returned.
+	ended []*state
+	// paramObjs maps a *RawMessage parameter to its heap object.
+	paramObjs map[int]int
+	// chat, when set, fixes the kind of the receiver (a Chat method being
+	// summarised per chat kind).
+	chat      statusgo.ChatKind
+	depth     int
+	truncated bool
+	ignored   bool
+}
+
+// effRec is a message reaching a sink, as seen from this function.
+type effRec struct {
+	eff    Effect
+	obj    int // heap object of the message, or -1
+	trails []string
+	pos    token.Pos // the call in this function the send happens under
+	fn     string
+}
+
+func newInterp(e *engine, fd *fnDecl) *interp {
+	return &interp{e: e, fd: fd, sum: &Summary{Name: fd.name, Package: e.pass.Pkg.Name()}, paramObjs: map[int]int{}, ignored: e.ignore[fd.key]}
+}
+
+// summary returns fd's summary, interpreting it the first time. A function
+// reached again while it is being interpreted (recursion) gets an empty
+// summary: its own sends are still reported when it is interpreted itself.
+func (e *engine) summary(fd *fnDecl) *Summary {
+	if s, ok := e.summaries[fd]; ok {
+		return s
+	}
+	if e.computing[fd] || fd.body == nil || e.isSink(fd) {
+		return &Summary{Name: fd.name}
+	}
+	e.computing[fd] = true
+	in := newInterp(e, fd)
+	s := in.run(newState())
+	delete(e.computing, fd)
+	e.summaries[fd] = s
+	return s
+}
+
+// run interprets the body from st, binding receiver and parameters to
+// symbolic values, and returns the summary.
+func (in *interp) run(st *state) *Summary {
+	fd := in.fd
+	if fd.recv != "" && fd.decl != nil {
+		st.env[fd.recv] = in.paramValue(-1, fd.decl.Recv.List[0].Type, fd.recv, st)
+	}
+	for i, name := range fd.params {
+		if name == "" || name == "_" {
+			continue
+		}
+		st.env[name] = in.paramValue(i, fd.ptypes[i], name, st)
+	}
+	live := in.block(fd.body.List, []*state{st})
+	in.finish(append(in.ended, live...))
+	return in.sum
+}
+
+// paramValue binds a parameter: a RawMessage (or *RawMessage) parameter
+// becomes an object whose fields default to the caller's; a Chat receiver
+// being summarised per kind gets that kind; anything else is symbolic.
+func (in *interp) paramValue(i int, typ ast.Expr, name string, st *state) Value {
+	p := Value{Kind: KParam, Param: i, Text: name, Root: name}
+	ptr := false
+	if star, ok := typ.(*ast.StarExpr); ok {
+		ptr = true
+		typ = star.X
+	}
+	switch {
+	case in.e.isType(in.fd, typ, statusgo.CommonPath, statusgo.RawMessageType):
+		o := in.newObject(st, statusgo.RawMessageType, p, 0)
+		if ptr {
+			in.paramObjs[i] = o.id
+		}
+		return Value{Kind: KObj, Obj: o.id, Ptr: ptr, Text: name}
+	case i == -1 && in.chat != statusgo.ChatUnknown:
+		o := in.newObject(st, statusgo.ChatType, p, 0)
+		o.fields[statusgo.ChatTypeField] = constant(CChatKind, int64(in.chat), "")
+		return Value{Kind: KObj, Obj: o.id, Ptr: ptr, Text: name}
+	}
+	return p
+}
+
+func (in *interp) newObject(st *state, typ string, base Value, origin token.Pos) *object {
+	in.e.nextObj++
+	o := &object{id: in.e.nextObj, typ: typ, fields: map[string]Value{}, base: base, origin: int(origin)}
+	st.heap[o.id] = o
+	return o
+}
+
+func (in *interp) block(list []ast.Stmt, sts []*state) []*state {
+	for _, s := range list {
+		if len(sts) == 0 {
+			break
+		}
+		sts = in.stmt(s, sts)
+	}
+	return sts
+}
+
+// stmt interprets one statement on every path still running; paths that are
+// leaving a loop body (jump set) pass through untouched.
+func (in *interp) stmt(s ast.Stmt, sts []*state) []*state {
+	var active, out []*state
+	for _, st := range sts {
+		if st.jump != "" {
+			out = append(out, st)
+		} else {
+			active = append(active, st)
+		}
+	}
+	if len(active) == 0 {
+		return sts
+	}
+	var res []*state
+	switch s := s.(type) {
+	case *ast.ExprStmt:
+		for _, st := range active {
+			for _, a := range in.eval(s.X, st) {
+				res = append(res, a.st)
+			}
+		}
+	case *ast.AssignStmt:
+		res = in.assignStmt(s, active)
+	case *ast.DeclStmt:
+		res = in.declStmt(s, active)
+	case *ast.IfStmt:
+		res = in.ifStmt(s, active)
+	case *ast.ForStmt:
+		res = in.loop(s.Init, s.Post, s.Body, nil, active)
+	case *ast.RangeStmt:
+		res = in.loop(nil, nil, s.Body, s, active)
+	case *ast.SwitchStmt:
+		res = in.switchStmt(s, active)
+	case *ast.TypeSwitchStmt:
+		res = in.typeSwitch(s, active)
+	case *ast.SelectStmt:
+		res = in.selectStmt(s, active)
+	case *ast.BlockStmt:
+		res = in.block(s.List, active)
+	case *ast.LabeledStmt:
+		res = in.stmt(s.Stmt, active)
+	case *ast.ReturnStmt:
+		in.returnStmt(s, active)
+	case *ast.GoStmt:
+		in.detached(s.Call, active)
+		res = active
+	case *ast.DeferStmt:
+		in.detached(s.Call, active)
+		res = active
+	case *ast.BranchStmt:
+		for _, st := range active {
+			if s.Tok == token.BREAK || s.Tok == token.CONTINUE {
+				st.jump = s.Tok.String()
+			}
+			res = append(res, st)
+		}
+	case *ast.IncDecStmt:
+		for _, st := range active {
+			if id, ok := s.X.(*ast.Ident); ok {
+				if _, tracked := st.env[id.Name]; tracked {
+					st.env[id.Name] = unknown(id.Name)
+				}
+			}
+			res = append(res, st)
+		}
+	default:
+		res = active
+	}
+	return in.merge(append(res, out...))
+}
+
+// detached runs a go or defer call on a copy of each path: its sends count,
+// its effects on the caller's state do not.
+func (in *interp) detached(call *ast.CallExpr, sts []*state) {
+	for _, st := range sts {
+		in.call(call, st.clone())
+	}
+}
+
+func (in *interp) assignStmt(s *ast.AssignStmt, sts []*state) []*state {
+	var res []*state
+	for _, st := range sts {
+		if len(s.Rhs) == 1 && len(s.Lhs) > 1 {
+			for _, a := range in.evalMulti(s.Rhs[0], st) {
+				for i, l := range s.Lhs {
+					v := unknown(exprText(s.Rhs[0]))
+					if i < len(a.vals) {
+						v = a.vals[i]
+					}
+					in.assign(l, v, nil, s.Tok, a.st)
+				}
+				res = append(res, a.st)
+			}
+			continue
+		}
+		for _, a := range in.evalList(s.Rhs, st) {
+			for i, l := range s.Lhs {
+				if i < len(a.vals) {
+					in.assign(l, a.vals[i], s.Rhs[i], s.Tok, a.st)
+				}
+			}
+			res = append(res, a.st)
+		}
+	}
+	return res
+}
+
+// assign stores v into lhs. A struct value read from a variable is copied,
+// as Go copies it; a literal or a call result is already fresh.
+func (in *interp) assign(lhs ast.Expr, v Value, rhs ast.Expr, tok token.Token, st *state) {
+	if tok != token.ASSIGN && tok != token.DEFINE {
+		v = unknown(exprText(lhs))
+	}
+	if v.Kind == KObj && !v.Ptr && rhs != nil && !isFresh(rhs) {
+		v = in.copyObject(v, st)
+	}
+	switch l := lhs.(type) {
+	case *ast.Ident:
+		if l.Name == "_" {
+			return
+		}
+		_, tracked := st.env[l.Name]
+		if !tracked && in.e.isPackageVar(l) {
+			return
+		}
+		if tracked || interesting(v) {
+			if v.Kind == KUnknown && v.Root == "" {
+				v.Root = l.Name
+			}
+			st.env[l.Name] = v
+		}
+	case *ast.SelectorExpr:
+		if o := in.target(l.X, st); o != nil {
+			o.fields[l.Sel.Name] = v
+		}
+	case *ast.StarExpr:
+		for _, a := range in.eval(l.X, st) {
+			if a.v.Kind == KObj && v.Kind == KObj {
+				dst, src := a.st.heap[a.v.Obj], a.st.heap[v.Obj]
+				if dst != nil && src != nil {
+					dst.fields = src.clone().fields
+					dst.base, dst.zero = src.base, src.zero
+				}
+			}
+		}
+	case *ast.ParenExpr:
+		in.assign(l.X, v, rhs, tok, st)
+	}
+}
+
+// target returns the object a field assignment writes to, creating one for
+// a variable that holds something the audit did not track yet (such as a
+// chat Message whose ContentType is being set).
+func (in *interp) target(x ast.Expr, st *state) *object {
+	x = ast.Unparen(x)
+	if star, ok := x.(*ast.StarExpr); ok {
+		x = star.X
+	}
+	if id, ok := x.(*ast.Ident); ok {
+		v, tracked := st.env[id.Name]
+		if !tracked {
+			v = in.ident(id, st)
+		}
+		switch v.Kind {
+		case KObj:
+			return st.heap[v.Obj]
+		case KParam, KUnknown:
+			if in.e.isPackageVar(id) {
+				return nil
+			}
+			base := v
+			if base.Kind == KUnknown {
+				base = unknown(id.Name)
+				base.Root = id.Name
+			}
+			o := in.newObject(st, "", base, 0)
+			st.env[id.Name] = Value{Kind: KObj, Obj: o.id, Ptr: true, Text: id.Name}
+			return o
+		}
+		return nil
+	}
+	as := in.eval(x, st)
+	if len(as) == 1 && as[0].v.Kind == KObj {
+		return st.heap[as[0].v.Obj]
+	}
+	return nil
+}
+
+func (in *interp) copyObject(v Value, st *state) Value {
+	src := st.heap[v.Obj]
+	if src == nil {
+		return v
+	}
+	c := src.clone()
+	in.e.nextObj++
+	c.id = in.e.nextObj
+	st.heap[c.id] = c
+	v.Obj = c.id
+	return v
+}
+
+// isFresh reports whether e makes a new value rather than reading one.
+func isFresh(e ast.Expr) bool {
+	switch e := ast.Unparen(e).(type) {
+	case *ast.CompositeLit, *ast.CallExpr:
+		return true
+	case *ast.UnaryExpr:
+		return e.Op == token.AND
+	}
+	return false
+}
+
+// interesting reports whether a value is worth keeping in the environment:
+// the audit ignores variables that only ever hold runtime values.
+func interesting(v Value) bool {
+	switch v.Kind {
+	case KUnknown:
+		return v.ChatRoot != "" || len(v.Deps) > 0
+	case KConst:
+		return v.Class != COther
+	}
+	return true
+}
+
+func (in *interp) declStmt(s *ast.DeclStmt, sts []*state) []*state {
+	gd, ok := s.Decl.(*ast.GenDecl)
+	if !ok || gd.Tok != token.VAR && gd.Tok != token.CONST {
+		return sts
+	}
+	for _, spec := range gd.Specs {
+		vs, ok := spec.(*ast.ValueSpec)
+		if !ok {
+			continue
+		}
+		var next []*state
+		for _, st := range sts {
+			if len(vs.Values) == 0 {
+				for _, n := range vs.Names {
+					typ := vs.Type
+					if star, ok := typ.(*ast.StarExpr); ok {
+						st.env[n.Name] = Value{Kind: KNil, Text: "nil"}
+						_ = star
+						continue
+					}
+					switch {
+					case in.e.isType(in.fd, typ, statusgo.CommonPath, statusgo.RawMessageType):
+						o := in.newObject(st, statusgo.RawMessageType, Value{}, n.Pos())
+						o.zero = true
+						st.env[n.Name] = Value{Kind: KObj, Obj: o.id, Text: n.Name}
+					case in.e.isType(in.fd, typ, statusgo.ProtocolPath, statusgo.ChatType):
+						o := in.newObject(st, statusgo.ChatType, Value{}, n.Pos())
+						o.zero = true
+						st.env[n.Name] = Value{Kind: KObj, Obj: o.id, Text: n.Name}
+					}
+				}
+				next = append(next, st)
+				continue
+			}
+			for _, a := range in.evalList(vs.Values, st) {
+				for i, n := range vs.Names {
+					if i < len(a.vals) {
+						in.assign(n, a.vals[i], vs.Values[i], token.DEFINE, a.st)
+					}
+				}
+				next = append(next, a.st)
+			}
+		}
+		sts = next
+	}
+	return sts
+}
+
+func (in *interp) ifStmt(s *ast.IfStmt, sts []*state) []*state {
+	if s.Init != nil {
+		sts = in.stmt(s.Init, sts)
+	}
+	var thenSts, elseSts []*state
+	for _, st := range sts {
+		for _, a := range in.eval(s.Cond, st) {
+			switch {
+			case a.v.isTrue():
+				thenSts = append(thenSts, a.st)
+			case a.v.isFalse():
+				elseSts = append(elseSts, a.st)
+			default:
+				branch := fmt.Sprint(int(s.Pos()))
+				then, els := condText(s.Cond, false), condText(s.Cond, true)
+				if !in.relevantCond(s.Cond, a.st) {
+					then, els = "", ""
+				}
+				thenSts = append(thenSts, a.st.fork(branch+"t", then))
+				elseSts = append(elseSts, a.st.fork(branch+"f", els))
+			}
+		}
+	}
+	out := in.block(s.Body.List, thenSts)
+	if s.Else != nil && len(elseSts) > 0 {
+		elseSts = in.stmt(s.Else, elseSts)
+	}
+	return in.merge(append(out, elseSts...))
+}
+
+// loop runs a loop body twice: the second pass sees what the first left in
+// the messages (a Sender set by a send on the first recipient, for one), and
+// its sends are marked as happening on a later iteration.
+func (in *interp) loop(init, post ast.Stmt, body *ast.BlockStmt, rng *ast.RangeStmt, sts []*state) []*state {
+	if init != nil {
+		sts = in.stmt(init, sts)
+	}
+	if rng != nil {
+		var next []*state
+		for _, st := range sts {
+			for _, a := range in.eval(rng.X, st) {
+				for _, x := range []ast.Expr{rng.Key, rng.Value} {
+					if x != nil {
+						in.assign(x, unknown(exprText(x)), nil, token.DEFINE, a.st)
+						if id, ok := x.(*ast.Ident); ok {
+							if _, tracked := a.st.env[id.Name]; tracked {
+								a.st.env[id.Name] = unknown(id.Name)
+							}
+						}
+					}
+				}
+				next = append(next, a.st)
+			}
+		}
+		sts = next
+	}
+	outerIter := map[*state]int{}
+	exits := append([]*state(nil), sts...)
+	cur := sts
+	for pass := 1; pass <= 2 && len(cur) > 0; pass++ {
+		var entry []*state
+		for _, st := range cur {
+			c := st.fork(fmt.Sprintf("%dl%d", int(body.Pos()), pass), "")
+			if pass == 2 {
+				outerIter[c] = st.iter
+				c.iter = 2
+			}
+			entry = append(entry, c)
+		}
+		after := in.block(body.List, entry)
+		var next []*state
+		for _, st := range after {
+			switch st.jump {
+			case "break":
+				st.jump = ""
+				exits = append(exits, st)
+			default:
+				st.jump = ""
+				next = append(next, st)
+			}
+		}
+		if post != nil {
+			next = in.stmt(post, next)
+		}
+		exits = append(exits, next...)
+		cur = next
+	}
+	for _, st := range exits {
+		if st.iter == 2 {
+			st.iter = 0
+		}
+	}
+	return in.merge(exits)
+}
+
+func (in *interp) switchStmt(s *ast.SwitchStmt, sts []*state) []*state {
+	if s.Init != nil {
+		sts = in.stmt(s.Init, sts)
+	}
+	type tagged struct {
+		st  *state
+		tag Value
+	}
+	var remaining []tagged
+	for _, st := range sts {
+		if s.Tag == nil {
+			remaining = append(remaining, tagged{st, boolean(true)})
+			continue
+		}
+		for _, a := range in.eval(s.Tag, st) {
+			remaining = append(remaining, tagged{a.st, a.v})
+		}
+	}
+	var out []*state
+	var def *ast.CaseClause
+	for _, c := range s.Body.List {
+		cc := c.(*ast.CaseClause)
+		if cc.List == nil {
+			def = cc
+			continue
+		}
+		var into []*state
+		var rest []tagged
+		for _, r := range remaining {
+			matched := false
+			for _, x := range cc.List {
+				for _, a := range in.eval(x, r.st) {
+					eq := equal(r.tag, a.v)
+					switch {
+					case eq.isTrue():
+						matched = true
+					case !eq.isFalse():
+						text := exprText(x)
+						if s.Tag != nil {
+							text = exprText(s.Tag) + " == " + text
+						}
+						into = append(into, r.st.fork(fmt.Sprintf("%dc", int(x.Pos())), text))
+					}
+				}
+			}
+			if matched {
+				into = append(into, r.st)
+			} else {
+				rest = append(rest, r)
+			}
+		}
+		remaining = rest
+		out = append(out, in.clause(cc.Body, into)...)
+	}
+	var left []*state
+	for _, r := range remaining {
+		left = append(left, r.st)
+	}
+	if def != nil {
+		left = in.clause(def.Body, left)
+	}
+	return in.merge(append(out, left...))
+}
+
+// clause runs a case body; a plain break leaves the switch, not a loop.
+func (in *interp) clause(body []ast.Stmt, sts []*state) []*state {
+	out := in.block(body, sts)
+	for _, st := range out {
+		if st.jump == "break" {
+			st.jump = ""
+		}
+	}
+	return out
+}
+
+func (in *interp) typeSwitch(s *ast.TypeSwitchStmt, sts []*state) []*state {
+	if s.Init != nil {
+		sts = in.stmt(s.Init, sts)
+	}
+	sts = in.stmt(s.Assign, sts)
+	var out []*state
+	hasDefault := false
+	for _, c := range s.Body.List {
+		cc := c.(*ast.CaseClause)
+		if cc.List == nil {
+			hasDefault = true
+		}
+		var into []*state
+		for _, st := range sts {
+			into = append(into, st.fork(fmt.Sprintf("%dc", int(cc.Pos())), "type case "+exprListText(cc.List)))
+		}
+		out = append(out, in.clause(cc.Body, into)...)
+	}
+	if !hasDefault {
+		out = append(out, sts...)
+	}
+	return in.merge(out)
+}
+
+func (in *interp) selectStmt(s *ast.SelectStmt, sts []*state) []*state {
+	var out []*state
+	for _, c := range s.Body.List {
+		cc := c.(*ast.CommClause)
+		var into []*state
+		for _, st := range sts {
+			into = append(into, st.fork(fmt.Sprintf("%ds", int(cc.Pos())), ""))
+		}
+		if cc.Comm != nil {
+			into = in.stmt(cc.Comm, into)
+		}
+		out = append(out, in.clause(cc.Body, into)...)
+	}
+	if len(s.Body.List) == 0 {
+		return sts
+	}
+	return in.merge(out)
+}
+
+func (in *interp) returnStmt(s *ast.ReturnStmt, sts []*state) {
+	for _, st := range sts {
+		var alts []vals
+		if call, ok := singleCall(s.Results); ok {
+			alts = in.call(call, st)
+		} else {
+			alts = in.evalList(s.Results, st)
+		}
+		n := resultCount(in.fd.ftype)
+		for _, a := range alts {
+			if n >= 0 && len(a.vals) > n {
+				a.vals = a.vals[:n]
+			}
+			a.st.results = a.vals
+			a.st.dead = true
+			in.ended = append(in.ended, a.st)
+		}
+	}
+}
+
+// resultCount is the number of results a function declares.
+func resultCount(ft *ast.FuncType) int {
+	if ft == nil || ft.Results == nil {
+		return 0
+	}
+	n := 0
+	for _, f := range ft.Results.List {
+		if len(f.Names) == 0 {
+			n++
+		} else {
+			n += len(f.Names)
+		}
+	}
+	return n
+}
+
+// singleCall reports whether a result list is one call, whose results are
+// all returned.
+func singleCall(results []ast.Expr) (*ast.CallExpr, bool) {
+	if len(results) != 1 {
+		return nil, false
+	}
+	call, ok := ast.Unparen(results[0]).(*ast.CallExpr)
+	return call, ok
+}
+
+// merge drops paths that have ended and merges paths whose abstract states
+// are equal, keeping the conditions they share and every trail.
+func (in *interp) merge(sts []*state) []*state {
+	var out []*state
+	index := map[string]*state{}
+	for _, st := range sts {
+		if st.dead {
+			continue
+		}
+		sig := st.signature()
+		if prev, ok := index[sig]; ok {
+			prev.conds = commonPrefix(prev.conds, st.conds)
+			prev.trails = unionTrails(prev.trails, st.trails)
+			continue
+		}
+		index[sig] = st
+		out = append(out, st)
+	}
+	if len(out) > maxStates {
+		in.truncated = true
+		out = out[:maxStates]
+	}
+	return out
+}
+
+func commonPrefix(a, b []string) []string {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return a[:n:n]
+}
+
+func unionTrails(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range append(append([]string(nil), a...), b...) {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	// Many merged paths share a prefix; keeping the shortest suffices for
+	// deciding what lies on a path, and keeps states small.
+	if len(out) > 16 {
+		out = out[:16]
+	}
+	return out
+}
+
+// relevantCond reports whether a condition is worth naming in a report: it
+// reads a variable the audit tracks (a message, a parameter, a chat), not
+// just an error or a lookup flag.
+func (in *interp) relevantCond(cond ast.Expr, st *state) bool {
+	relevant := false
+	ast.Inspect(cond, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok {
+			if _, tracked := st.env[id.Name]; tracked {
+				relevant = true
+			}
+		}
+		return !relevant
+	})
+	return relevant
+}
+
+// condText renders a condition (or its negation) for a report.
+func condText(cond ast.Expr, negate bool) string {
+	cond = ast.Unparen(cond)
+	text := exprText(cond)
+	if !negate {
+		return text
+	}
+	switch c := cond.(type) {
+	case *ast.UnaryExpr:
+		if c.Op == token.NOT {
+			return exprText(c.X)
+		}
+	case *ast.BinaryExpr:
+		switch c.Op {
+		case token.EQL:
+			return exprText(c.X) + " != " + exprText(c.Y)
+		case token.NEQ:
+			return exprText(c.X) + " == " + exprText(c.Y)
+		case token.LAND, token.LOR:
+			return "!(" + text + ")"
+		}
+	case *ast.CallExpr, *ast.Ident, *ast.SelectorExpr:
+		return "!" + text
+	}
+	return "!(" + text + ")"
+}
+
+func exprListText(list []ast.Expr) string {
+	parts := make([]string, len(list))
+	for i, x := range list {
+		parts[i] = exprText(x)
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,341 @@
+package static
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/mvdsguard/mvdsguard/audit/statusgo"
+)
+
+// Kind is the kind of an abstract value.
+type Kind uint8
+
+// The abstract values the interpreter computes. They are exported (with
+// exported fields) only because summaries travel between packages as
+// gob-encoded analysis facts.
+const (
+	// KUnknown is a runtime value; Text is the source expression.
+	KUnknown Kind = iota
+	// KConst is a known constant of class Class with value Int.
+	KConst
+	// KNil is the nil pointer.
+	KNil
+	// KObj refers to an object of the current state's heap (a RawMessage,
+	// a Chat, a chat Message ...). Ptr tells a pointer from a struct value.
+	KObj
+	// KFunc refers to a function (Func is its key) or to a function literal
+	// of the current package (Lit).
+	KFunc
+	// KParam is parameter Param (-1 for the receiver) of the function being
+	// summarised, followed by the field path Path.
+	KParam
+)
+
+// Class is what a constant means.
+type Class uint8
+
+// Constant classes: the enums of status-go the audit reasons about.
+const (
+	COther Class = iota
+	CBool
+	CResendType
+	CResendMethod
+	CMessageType
+	CContentType
+	CChatKind
+)
+
+// Value is an abstract value.
+type Value struct {
+	Kind  Kind
+	Text  string // source text, for messages
+	Class Class
+	Int   int64
+	Obj   int
+	Ptr   bool
+	Func  string
+	Lit   int // index of a function literal in the package, when Func is empty
+	Param int
+	Path  string
+	// Root is the local variable (or "#<obj>") an unknown field read starts
+	// from; Field its first field. They let a LocalChatID of "chat.ID" be
+	// matched with the chat that chat.DefaultResendType() was asked about.
+	Root, Field string
+	// Chat and ChatRoot record that this value was computed under the
+	// assumption that the chat ChatRoot is of kind Chat.
+	Chat     statusgo.ChatKind
+	ChatRoot string
+	// Syntax: resolved by name because type information was missing.
+	Syntax bool
+	// Deps are the tracked arguments of the unknown call that produced this
+	// value: a Payload encoded from a chat Message carries its content type.
+	Deps []Value
+}
+
+// senderMark is the Root of the value a send function leaves in Sender.
+const senderMark = "$send"
+
+func unknown(text string) Value { return Value{Kind: KUnknown, Text: text} }
+
+func constant(c Class, v int64, text string) Value {
+	return Value{Kind: KConst, Class: c, Int: v, Text: text}
+}
+
+func boolean(b bool) Value {
+	if b {
+		return constant(CBool, 1, "true")
+	}
+	return constant(CBool, 0, "false")
+}
+
+// isTrue, isFalse report a known boolean.
+func (v Value) isTrue() bool  { return v.Kind == KConst && v.Class == CBool && v.Int != 0 }
+func (v Value) isFalse() bool { return v.Kind == KConst && v.Class == CBool && v.Int == 0 }
+
+// symbolic reports whether v depends on the caller of the function being
+// summarised.
+func (v Value) symbolic() bool { return v.Kind == KParam }
+
+// String describes v for messages and for deduplication.
+func (v Value) String() string {
+	switch v.Kind {
+	case KConst:
+		return constName(v)
+	case KNil:
+		return "nil"
+	case KObj:
+		return fmt.Sprintf("obj#%d", v.Obj)
+	case KFunc:
+		if v.Func != "" {
+			return v.Func
+		}
+		return fmt.Sprintf("func literal #%d", v.Lit)
+	case KParam:
+		return fmt.Sprintf("param#%d%s", v.Param, v.Path)
+	}
+	if v.Text == "" {
+		return "unknown"
+	}
+	return v.Text
+}
+
+// key identifies a value for state deduplication.
+func (v Value) key() string {
+	switch v.Kind {
+	case KConst:
+		return fmt.Sprintf("c%d:%d/%s%d", v.Class, v.Int, v.ChatRoot, v.Chat)
+	case KObj:
+		return fmt.Sprintf("o%d:%v", v.Obj, v.Ptr)
+	}
+	return fmt.Sprintf("%d:%s:%s:%d:%d:%s", v.Kind, v.Text, v.Func, v.Lit, v.Param, v.Path)
+}
+
+// constName names a constant the way status-go's source spells it.
+func constName(v Value) string {
+	switch v.Class {
+	case CBool:
+		if v.Int != 0 {
+			return "true"
+		}
+		return "false"
+	case CResendType:
+		return statusgo.ResendType(v.Int).String()
+	case CResendMethod:
+		return statusgo.ResendMethod(v.Int).String()
+	case CMessageType:
+		return statusgo.MessageType(v.Int).String()
+	case CContentType:
+		return statusgo.ContentType(v.Int).String()
+	case CChatKind:
+		return statusgo.ChatKind(v.Int).String()
+	}
+	if v.Text != "" {
+		return v.Text
+	}
+	return fmt.Sprint(v.Int)
+}
+
+// object is a struct the interpreter tracks field by field.
+type object struct {
+	id     int
+	typ    string // statusgo.RawMessageType, statusgo.ChatType, or "" for others
+	fields map[string]Value
+	// base gives the fields not in fields: a zero value for a literal, a
+	// KParam for a parameter, a KUnknown for anything else.
+	base   Value
+	zero   bool
+	origin int // position (token.Pos) of the literal, 0 if none
+}
+
+func (o *object) clone() *object {
+	c := *o
+	c.fields = make(map[string]Value, len(o.fields))
+	for k, v := range o.fields {
+		c.fields[k] = v
+	}
+	return &c
+}
+
+// field reads a field, falling back on the base.
+func (o *object) field(name string) Value {
+	if v, ok := o.fields[name]; ok {
+		return v
+	}
+	if o.zero {
+		return zeroField(o.typ, name)
+	}
+	switch o.base.Kind {
+	case KParam:
+		b := o.base
+		b.Path += "." + name
+		b.Text = strings.TrimPrefix(b.Text+"."+name, ".")
+		return b
+	case KUnknown:
+		u := unknown(o.base.Text + "." + name)
+		u.Root, u.Field = o.base.Root, name
+		if u.Root == "" {
+			u.Root = fmt.Sprintf("#%d", o.id)
+		}
+		return u
+	}
+	return unknown(name)
+}
+
+// zeroField is the value of an unset field of a composite literal.
+func zeroField(typ, name string) Value {
+	if typ == statusgo.RawMessageType {
+		switch name {
+		case "ResendType":
+			return constant(CResendType, 0, "")
+		case "ResendMethod":
+			return constant(CResendMethod, 0, "")
+		case "MessageType":
+			return constant(CMessageType, 0, "")
+		case "Sender":
+			return Value{Kind: KNil, Text: "nil"}
+		case "SkipEncryptionLayer", "SendOnPersonalTopic", "SkipGroupMessageWrap":
+			return boolean(false)
+		}
+	}
+	if typ == statusgo.ChatType && name == statusgo.ChatTypeField {
+		return constant(CChatKind, 0, "")
+	}
+	return unknown("zero " + name)
+}
+
+// state is one path through a function body.
+type state struct {
+	env  map[string]Value
+	heap map[int]*object
+	// conds are the conditions taken to reach this point, as source text.
+	conds []string
+	// trails identify the path: forks extend them, so the trail of every
+	// earlier point on a path is a prefix of one of its trails. A merged
+	// path keeps the trails of every path it merged.
+	trails []string
+	// chats records assumptions about chat kinds by root variable.
+	chats map[string]statusgo.ChatKind
+	// iter is 2 on a later iteration of an enclosing loop.
+	iter int
+	dead bool
+	// jump is "break" or "continue" while the path leaves a loop body.
+	jump string
+	// results holds the values of the return statement that ended the path.
+	results []Value
+}
+
+func newState() *state {
+	return &state{env: map[string]Value{}, heap: map[int]*object{}, chats: map[string]statusgo.ChatKind{}, trails: []string{""}}
+}
+
+func (s *state) clone() *state {
+	c := &state{
+		env:    make(map[string]Value, len(s.env)),
+		heap:   make(map[int]*object, len(s.heap)),
+		conds:  append([]string(nil), s.conds...),
+		trails: append([]string(nil), s.trails...),
+		chats:  make(map[string]statusgo.ChatKind, len(s.chats)),
+		iter:   s.iter,
+		dead:   s.dead,
+		jump:   s.jump,
+	}
+	for k, v := range s.env {
+		c.env[k] = v
+	}
+	for k, o := range s.heap {
+		c.heap[k] = o.clone()
+	}
+	for k, v := range s.chats {
+		c.chats[k] = v
+	}
+	c.results = append([]Value(nil), s.results...)
+	return c
+}
+
+// fork returns a copy of s on a new branch named by branch.
+func (s *state) fork(branch string, cond string) *state {
+	c := s.clone()
+	for i := range c.trails {
+		c.trails[i] += "/" + branch
+	}
+	if cond != "" {
+		c.conds = append(c.conds, cond)
+	}
+	return c
+}
+
+// signature summarises everything a later statement can observe, so that
+// paths that differ only in conditions can be merged.
+func (s *state) signature() string {
+	var b strings.Builder
+	keys := make([]string, 0, len(s.env))
+	for k := range s.env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s;", k, s.env[k].key())
+	}
+	ids := make([]int, 0, len(s.heap))
+	for id := range s.heap {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	for _, id := range ids {
+		o := s.heap[id]
+		fk := make([]string, 0, len(o.fields))
+		for k := range o.fields {
+			fk = append(fk, k)
+		}
+		sort.Strings(fk)
+		fmt.Fprintf(&b, "#%d{", id)
+		for _, k := range fk {
+			fmt.Fprintf(&b, "%s:%s,", k, o.fields[k].key())
+		}
+		b.WriteString("}")
+	}
+	ck := make([]string, 0, len(s.chats))
+	for k := range s.chats {
+		ck = append(ck, k)
+	}
+	sort.Strings(ck)
+	for _, k := range ck {
+		fmt.Fprintf(&b, "chat %s=%d;", k, s.chats[k])
+	}
+	fmt.Fprintf(&b, "dead=%v;iter=%d;jump=%s", s.dead, s.iter, s.jump)
+	return b.String()
+}
+
+// leadsTo reports whether a point with trails from lies on a path with
+// trails to.
+func leadsTo(from, to []string) bool {
+	for _, a := range from {
+		for _, b := range to {
+			if a == b || strings.HasPrefix(b, a+"/") || a == "" {
+				return true
+			}
+		}
+	}
+	return false
+}
