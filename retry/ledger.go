@@ -1,0 +1,454 @@
+package retry
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mvdsguard/mvdsguard"
+	"github.com/mvdsguard/mvdsguard/mvds"
+)
+
+// Ledger statuses are mvdsguard.Status values.
+const (
+	stPending   = int(mvdsguard.Pending)
+	stDelivered = int(mvdsguard.Delivered)
+	stFailed    = int(mvdsguard.Failed)
+	stDiscarded = int(mvdsguard.Discarded)
+)
+
+type recipient struct {
+	mvdsID    mvds.MessageID
+	peer      mvds.PeerID
+	appID     string
+	delivered bool
+	attempts  int
+}
+
+type message struct {
+	appID  string
+	chatID string
+	flow   mvdsguard.Flow
+	kind   Kind
+	status mvdsguard.Status
+}
+
+func messageExists(tx *sql.Tx, appID string) (bool, error) {
+	var ok bool
+	if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM retry_messages WHERE app_id = ?)`, appID).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look up %q: %w", appID, err)
+	}
+	return ok, nil
+}
+
+func loadMessage(tx *sql.Tx, appID string) (message, error) {
+	m := message{appID: appID}
+	var flow, kind, status int
+	err := tx.QueryRow(`SELECT chat_id, flow, kind, status FROM retry_messages WHERE app_id = ?`, appID).Scan(&m.chatID, &flow, &kind, &status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return message{}, ErrUnknownMessage
+	}
+	if err != nil {
+		return message{}, fmt.Errorf("read %q: %w", appID, err)
+	}
+	m.flow, m.kind, m.status = mvdsguard.Flow(flow), Kind(kind), mvdsguard.Status(status)
+	return m, nil
+}
+
+// event writes one event, copying the message's current figures; peer is nil
+// for a whole-message event.
+func (g *Guard) event(tx *sql.Tx, typ mvdsguard.EventType, appID string, peer []byte, reason mvdsguard.Reason, retryable bool, at time.Time) error {
+	_, err := tx.Exec(`INSERT INTO retry_events (type, app_id, chat_id, flow, peer, attempts, first_attempt_at, last_attempt_at, at, reason, retryable)
+		SELECT ?, app_id, chat_id, flow, ?, attempts, first_attempt_at / 1000, last_attempt_at / 1000, ?, ?, ?
+		FROM retry_messages WHERE app_id = ?`, int(typ), peer, at.Unix(), string(reason), retryable, appID)
+	if err != nil {
+		return fmt.Errorf("write %s event of %q: %w", typ, appID, err)
+	}
+	g.txn.events = true
+	return nil
+}
+
+func (g *Guard) cacheAdd(id mvds.MessageID, e *entry) {
+	if g.txn.add == nil {
+		g.txn.add = map[mvds.MessageID]*entry{}
+	}
+	g.txn.add[id] = e
+}
+
+func (g *Guard) cacheDropApp(tx *sql.Tx, appID string) error {
+	rows, err := tx.Query(`SELECT DISTINCT mvds_id FROM retry_recipients WHERE app_id = ?`, appID)
+	if err != nil {
+		return fmt.Errorf("mvds ids of %q: %w", appID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return err
+		}
+		var id mvds.MessageID
+		copy(id[:], b)
+		g.txn.del = append(g.txn.del, id)
+	}
+	return rows.Err()
+}
+
+func (g *Guard) onCommit(f func(*metrics)) {
+	if g.metrics != nil {
+		g.txn.metrics = append(g.txn.metrics, f)
+	}
+}
+
+func millis(d time.Duration) int64 { return d.Milliseconds() }
+
+// track inserts the ledger rows of a new message.
+func (g *Guard) track(tx *sql.Tx, meta Meta, pol Policy, now time.Time, recips []recipient) error {
+	nowMs := now.UnixMilli()
+	var stallAt, deadlineAt int64
+	if pol.StallAfter > 0 {
+		stallAt = nowMs + millis(pol.StallAfter)
+	}
+	if pol.Deadline > 0 {
+		deadlineAt = nowMs + millis(pol.Deadline)
+	}
+	delivered, attempts := 0, 0
+	for _, r := range recips {
+		if r.delivered {
+			delivered++
+		}
+		attempts += r.attempts
+	}
+	status, finished := stPending, int64(0)
+	if delivered == len(recips) {
+		status, finished = stDelivered, nowMs
+	}
+	var firstAttempt int64
+	if attempts > 0 {
+		firstAttempt = nowMs // made before Track; the exact time is not known
+	}
+	if _, err := tx.Exec(`INSERT INTO retry_messages (app_id, chat_id, flow, kind, status, recipients, delivered, attempts,
+			created_at, first_attempt_at, last_attempt_at, stall_at, deadline_at, finished_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		meta.AppID, meta.ChatID, int(meta.Flow), int(meta.Kind), status, len(recips), delivered, attempts,
+		nowMs, firstAttempt, firstAttempt, stallAt, deadlineAt, finished); err != nil {
+		return fmt.Errorf("record %q: %w", meta.AppID, err)
+	}
+	stmt, err := tx.Prepare(`INSERT INTO retry_recipients (mvds_id, peer, app_id, status, attempts, delivered_at) VALUES (?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("record recipients of %q: %w", meta.AppID, err)
+	}
+	defer stmt.Close()
+	e := &entry{appID: meta.AppID, flow: meta.Flow, kind: meta.Kind, policy: pol}
+	for _, r := range recips {
+		st, at := stPending, int64(0)
+		if r.delivered {
+			st, at = stDelivered, nowMs
+		} else {
+			g.cacheAdd(r.mvdsID, e)
+		}
+		if _, err := stmt.Exec(r.mvdsID[:], r.peer[:], meta.AppID, st, r.attempts, at); err != nil {
+			return fmt.Errorf("record recipient %s of %q: %w", mvds.ShortID(r.peer[:]), meta.AppID, err)
+		}
+	}
+	if err := g.event(tx, mvdsguard.EventScheduled, meta.AppID, nil, "", false, now); err != nil {
+		return err
+	}
+	if status == stDelivered {
+		return g.event(tx, mvdsguard.EventDelivered, meta.AppID, nil, "", false, now)
+	}
+	return nil
+}
+
+// pendingRecipients lists a message's recipients in the given statuses.
+func recipientsOf(tx *sql.Tx, appID string, statuses ...int) ([]recipient, error) {
+	q := `SELECT mvds_id, peer FROM retry_recipients WHERE app_id = ? AND status IN (` + placeholders(len(statuses)) + `)`
+	args := []any{appID}
+	for _, s := range statuses {
+		args = append(args, s)
+	}
+	rows, err := tx.Query(q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("recipients of %q: %w", appID, err)
+	}
+	defer rows.Close()
+	var out []recipient
+	for rows.Next() {
+		var id, peer []byte
+		if err := rows.Scan(&id, &peer); err != nil {
+			return nil, err
+		}
+		r := recipient{appID: appID}
+		copy(r.mvdsID[:], id)
+		copy(r.peer[:], peer)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// dropState deletes the mvds state of one recipient, if it still exists.
+func dropState(op *mvds.Op, r recipient) error {
+	states, err := op.States(mvds.MessageStates(r.mvdsID))
+	if err != nil {
+		return err
+	}
+	for _, s := range states {
+		if s.PeerID == r.peer {
+			return op.Drop(s)
+		}
+	}
+	return nil
+}
+
+func (g *Guard) retryFailed(op *mvds.Op, m message, now time.Time) error {
+	tx := op.Tx()
+	failed, err := recipientsOf(tx, m.appID, stFailed)
+	if err != nil {
+		return err
+	}
+	epoch := op.Epoch()
+	pol := g.policy(m.flow, m.kind)
+	e := &entry{appID: m.appID, flow: m.flow, kind: m.kind, policy: pol}
+	for _, r := range failed {
+		if _, err := op.Resend(r.mvdsID, r.peer, epoch); err != nil {
+			return err
+		}
+		g.cacheAdd(r.mvdsID, e)
+	}
+	if _, err := tx.Exec(`UPDATE retry_recipients SET status = ?, attempts = 0, fail_at = 0 WHERE app_id = ? AND status = ?`,
+		stPending, m.appID, stFailed); err != nil {
+		return fmt.Errorf("reopen recipients: %w", err)
+	}
+	nowMs := now.UnixMilli()
+	var stallAt, deadlineAt int64
+	if pol.StallAfter > 0 {
+		stallAt = nowMs + millis(pol.StallAfter)
+	}
+	if pol.Deadline > 0 {
+		deadlineAt = nowMs + millis(pol.Deadline)
+	}
+	if _, err := tx.Exec(`UPDATE retry_messages SET status = ?, failed = 0, stalled = 0, reason = '', last_error = '',
+		finished_at = 0, stall_at = ?, deadline_at = ? WHERE app_id = ?`, stPending, stallAt, deadlineAt, m.appID); err != nil {
+		return fmt.Errorf("reopen message: %w", err)
+	}
+	g.onCommit(func(mt *metrics) {
+		mt.rescheduled.WithLabelValues(m.flow.String(), string(mvdsguard.ReasonUserRetry)).Inc()
+	})
+	return g.event(tx, mvdsguard.EventRescheduled, m.appID, nil, mvdsguard.ReasonUserRetry, false, now)
+}
+
+func (g *Guard) retryPending(op *mvds.Op, m message, now time.Time) error {
+	pending, err := recipientsOf(op.Tx(), m.appID, stPending)
+	if err != nil {
+		return err
+	}
+	epoch := op.Epoch()
+	for _, r := range pending {
+		states, err := op.States(mvds.MessageStates(r.mvdsID))
+		if err != nil {
+			return err
+		}
+		for _, s := range states {
+			if s.PeerID == r.peer && s.SendEpoch > epoch {
+				if err := op.Reschedule(s, epoch); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	g.onCommit(func(mt *metrics) {
+		mt.rescheduled.WithLabelValues(m.flow.String(), string(mvdsguard.ReasonUserRetry)).Inc()
+	})
+	return g.event(op.Tx(), mvdsguard.EventRescheduled, m.appID, nil, mvdsguard.ReasonUserRetry, false, now)
+}
+
+func (g *Guard) discard(op *mvds.Op, m message, now time.Time) error {
+	tx := op.Tx()
+	pending, err := recipientsOf(tx, m.appID, stPending)
+	if err != nil {
+		return err
+	}
+	for _, r := range pending {
+		if err := dropState(op, r); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(`UPDATE retry_recipients SET status = ? WHERE app_id = ? AND status IN (?, ?)`,
+		stDiscarded, m.appID, stPending, stFailed); err != nil {
+		return fmt.Errorf("discard recipients: %w", err)
+	}
+	if _, err := tx.Exec(`UPDATE retry_messages SET status = ?, reason = ?, finished_at = ? WHERE app_id = ?`,
+		stDiscarded, string(mvdsguard.ReasonUserDiscard), now.UnixMilli(), m.appID); err != nil {
+		return fmt.Errorf("discard message: %w", err)
+	}
+	if err := g.cacheDropApp(tx, m.appID); err != nil {
+		return err
+	}
+	return g.event(tx, mvdsguard.EventDiscarded, m.appID, nil, mvdsguard.ReasonUserDiscard, false, now)
+}
+
+// finish settles a message whose last pending recipient just resolved:
+// Delivered if every recipient acknowledged, Failed otherwise. The status
+// guard in the UPDATE is what makes a second failed event impossible.
+func (g *Guard) finish(tx *sql.Tx, appID string, now time.Time) error {
+	var pending, failed int
+	if err := tx.QueryRow(`SELECT coalesce(sum(status = ?), 0), coalesce(sum(status = ?), 0) FROM retry_recipients WHERE app_id = ?`,
+		stPending, stFailed, appID).Scan(&pending, &failed); err != nil {
+		return fmt.Errorf("settle %q: %w", appID, err)
+	}
+	if pending > 0 {
+		return nil
+	}
+	final := stDelivered
+	if failed > 0 {
+		final = stFailed
+	}
+	var flow int
+	var reason string
+	err := tx.QueryRow(`UPDATE retry_messages SET status = ?, finished_at = ? WHERE app_id = ? AND status = ? RETURNING flow, reason`,
+		final, now.UnixMilli(), appID, stPending).Scan(&flow, &reason)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // already settled
+	}
+	if err != nil {
+		return fmt.Errorf("settle %q: %w", appID, err)
+	}
+	if err := g.cacheDropApp(tx, appID); err != nil {
+		return err
+	}
+	if final == stDelivered {
+		return g.event(tx, mvdsguard.EventDelivered, appID, nil, "", false, now)
+	}
+	f := mvdsguard.Flow(flow).String()
+	g.onCommit(func(mt *metrics) { mt.failed.WithLabelValues(f, reason).Inc() })
+	return g.event(tx, mvdsguard.EventFailed, appID, nil, mvdsguard.Reason(reason), true, now)
+}
+
+// failRecipients marks pending recipients failed, frees their mvds state and
+// settles their messages.
+func (g *Guard) failRecipients(op *mvds.Op, rs []recipient, reason mvdsguard.Reason, now time.Time) error {
+	tx := op.Tx()
+	apps := map[string]bool{}
+	var order []string
+	for _, r := range rs {
+		if err := dropState(op, r); err != nil {
+			return err
+		}
+		res, err := tx.Exec(`UPDATE retry_recipients SET status = ? WHERE mvds_id = ? AND peer = ? AND status = ?`,
+			stFailed, r.mvdsID[:], r.peer[:], stPending)
+		if err != nil {
+			return fmt.Errorf("fail recipient of %q: %w", r.appID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue
+		}
+		if _, err := tx.Exec(`UPDATE retry_messages SET failed = failed + 1, reason = ? WHERE app_id = ?`, string(reason), r.appID); err != nil {
+			return fmt.Errorf("fail recipient of %q: %w", r.appID, err)
+		}
+		if !apps[r.appID] {
+			apps[r.appID] = true
+			order = append(order, r.appID)
+		}
+	}
+	for _, app := range order {
+		if err := g.finish(tx, app, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rescheduleAll moves every pending state to the epochs the burst limit
+// allows from now on, critical flows first.
+func (g *Guard) rescheduleAll(op *mvds.Op, reason mvdsguard.Reason) (int, error) {
+	states, err := op.States(mvds.Selection{})
+	if err != nil {
+		return 0, err
+	}
+	rank := func(s mvds.State) int {
+		e := g.tracked[s.MessageID]
+		switch {
+		case e == nil:
+			return 2
+		case e.policy.Indefinite():
+			return 0
+		default:
+			return 1
+		}
+	}
+	sort.SliceStable(states, func(i, j int) bool { return rank(states[i]) < rank(states[j]) })
+	now, dur := op.Epoch(), g.node.EpochDuration()
+	moved := 0
+	apps := map[string]mvdsguard.Flow{}
+	var order []string
+	for i, s := range states {
+		e := now + g.cfg.burst.offset(i, dur)
+		if e == s.SendEpoch {
+			continue
+		}
+		if err := op.Reschedule(s, e); err != nil {
+			return moved, err
+		}
+		moved++
+		if t := g.tracked[s.MessageID]; t != nil {
+			if _, ok := apps[t.appID]; !ok {
+				apps[t.appID] = t.flow
+				order = append(order, t.appID)
+			}
+		}
+	}
+	at := g.now()
+	tx := op.Tx()
+	for _, app := range order {
+		if err := g.event(tx, mvdsguard.EventRescheduled, app, nil, reason, false, at); err != nil {
+			return moved, err
+		}
+	}
+	if len(order) > 0 {
+		counts := map[string]int{}
+		for _, f := range apps {
+			counts[f.String()]++
+		}
+		g.onCommit(func(mt *metrics) {
+			for f, n := range counts {
+				mt.rescheduled.WithLabelValues(f, string(reason)).Add(float64(n))
+			}
+		})
+	}
+	return moved, nil
+}
+
+// loadTracked fills the cache from the ledger at start-up.
+func (g *Guard) loadTracked() error {
+	rows, err := g.db.SQL().Query(`SELECT DISTINCT r.mvds_id, m.app_id, m.flow, m.kind
+		FROM retry_recipients r JOIN retry_messages m ON m.app_id = r.app_id WHERE r.status = ?`, stPending)
+	if err != nil {
+		return fmt.Errorf("load tracked messages: %w", err)
+	}
+	defer rows.Close()
+	entries := map[string]*entry{}
+	for rows.Next() {
+		var id []byte
+		var app string
+		var flow, kind int
+		if err := rows.Scan(&id, &app, &flow, &kind); err != nil {
+			return fmt.Errorf("load tracked messages: %w", err)
+		}
+		e := entries[app]
+		if e == nil {
+			f, k := mvdsguard.Flow(flow), Kind(kind)
+			e = &entry{appID: app, flow: f, kind: k, policy: g.policy(f, k)}
+			entries[app] = e
+		}
+		var mid mvds.MessageID
+		copy(mid[:], id)
+		g.tracked[mid] = e
+	}
+	return rows.Err()
+}

@@ -1,0 +1,173 @@
+package retry
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/mvdsguard/mvdsguard"
+)
+
+// Kind separates, within one flow, the messages that change state (requests,
+// responses, membership changes) from chat content (messages, edits,
+// reactions). It only matters where the two need different policies: in a
+// private group, a membership change must arrive eventually, a chat message
+// may fail and be retried by the user.
+type Kind uint8
+
+const (
+	// Content is chat content: messages, edits, deletions, reactions, pins.
+	// It is the zero value.
+	Content Kind = iota
+	// Control is a state change: contact and join requests and their
+	// responses, membership updates, invitations.
+	Control
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Content:
+		return "content"
+	case Control:
+		return "control"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+func (k Kind) valid() bool { return k == Content || k == Control }
+
+// Policy says how long a message keeps retrying and how often.
+//
+// The delay before attempt n+1 is drawn uniformly from [0, min(Max, Initial ·
+// Multiplier^(n-1))] ("full jitter"), so peers that lost connectivity together
+// do not retry in lockstep. A message fails when MaxAttempts attempts went
+// unacknowledged (after one more delay for a late ack) or when Deadline has
+// passed since it was sent; with neither set it retries indefinitely. A
+// pending message is marked stalled once StallAfter has passed, so the GUI
+// can show it as pending rather than sent.
+type Policy struct {
+	Initial     time.Duration
+	Max         time.Duration
+	Multiplier  float64
+	MaxAttempts int           // 0: no limit
+	Deadline    time.Duration // 0: no deadline
+	StallAfter  time.Duration // 0: never stalled
+}
+
+// Indefinite reports whether the policy never gives up.
+func (p Policy) Indefinite() bool { return p.MaxAttempts == 0 && p.Deadline == 0 }
+
+// Validate rejects a policy that cannot be followed.
+func (p Policy) Validate() error {
+	switch {
+	case p.Initial <= 0:
+		return fmt.Errorf("initial delay %v must be positive", p.Initial)
+	case p.Max <= 0:
+		return fmt.Errorf("maximum delay %v must be positive", p.Max)
+	case p.Max < p.Initial:
+		return fmt.Errorf("maximum delay %v is below the initial delay %v", p.Max, p.Initial)
+	case p.Multiplier < 1 || math.IsNaN(p.Multiplier) || math.IsInf(p.Multiplier, 0):
+		return fmt.Errorf("multiplier %v must be a number ≥ 1", p.Multiplier)
+	case p.MaxAttempts < 0:
+		return fmt.Errorf("max attempts %d is negative", p.MaxAttempts)
+	case p.Deadline < 0:
+		return fmt.Errorf("deadline %v is negative", p.Deadline)
+	case p.StallAfter < 0:
+		return fmt.Errorf("stall threshold %v is negative", p.StallAfter)
+	}
+	return nil
+}
+
+// Ceiling is the upper bound of the delay after the n-th attempt (n ≥ 1).
+func (p Policy) Ceiling(n int) time.Duration {
+	if n < 1 {
+		n = 1
+	}
+	d := float64(p.Initial) * math.Pow(p.Multiplier, float64(n-1))
+	if d >= float64(p.Max) || math.IsInf(d, 0) {
+		return p.Max
+	}
+	return time.Duration(d)
+}
+
+// Delay draws the delay after the n-th attempt with full jitter.
+func (p Policy) Delay(n int, r *rand.Rand) time.Duration {
+	c := p.Ceiling(n)
+	if c <= 0 {
+		return 0
+	}
+	return time.Duration(r.Int64N(int64(c) + 1))
+}
+
+// Default policies and why:
+//
+//   - Contact requests, join requests and their responses (any kind) and
+//     private-group membership changes (Control) retry indefinitely: losing
+//     one leaves two people disagreeing about a relationship with no way to
+//     notice. The delay is capped at 5 minutes — not days, as in stock mvds —
+//     so a recipient who comes back is reached within minutes even without a
+//     reconnect on our side. Stalled after 2 minutes: long enough for a
+//     normal round trip through store nodes, short enough that the GUI shows
+//     "pending" before the user wonders.
+//   - Chat content in 1:1 and private-group chats fails after 10 attempts or
+//     24 hours, whichever comes first, and the GUI offers a retry button: a
+//     message that old is out of context, and the user should decide. The
+//     cap is 5 minutes as above; 10 attempts then span roughly half an hour
+//     of online time (offline time does not count).
+//   - Everything else (Other) follows chat content.
+var (
+	IndefinitePolicy = Policy{Initial: 5 * time.Second, Max: 5 * time.Minute, Multiplier: 2, StallAfter: 2 * time.Minute}
+	BoundedPolicy    = Policy{Initial: 5 * time.Second, Max: 5 * time.Minute, Multiplier: 2, MaxAttempts: 10,
+		Deadline: 24 * time.Hour, StallAfter: 2 * time.Minute}
+)
+
+type policyKey struct {
+	flow mvdsguard.Flow
+	kind Kind
+}
+
+// Policies maps every (flow, kind) to its policy.
+type Policies map[policyKey]Policy
+
+// DefaultPolicies returns the documented defaults.
+func DefaultPolicies() Policies {
+	p := Policies{}
+	for _, f := range mvdsguard.Flows {
+		for _, k := range []Kind{Content, Control} {
+			switch {
+			case f == mvdsguard.ContactRequest || f == mvdsguard.JoinRequest:
+				p[policyKey{f, k}] = IndefinitePolicy
+			case f == mvdsguard.PrivateGroup && k == Control:
+				p[policyKey{f, k}] = IndefinitePolicy
+			default:
+				p[policyKey{f, k}] = BoundedPolicy
+			}
+		}
+	}
+	return p
+}
+
+// Policy returns the policy of (flow, kind).
+func (ps Policies) Policy(f mvdsguard.Flow, k Kind) (Policy, bool) {
+	p, ok := ps[policyKey{f, k}]
+	return p, ok
+}
+
+// Set replaces the policy of (flow, kind) after validating it.
+func (ps Policies) Set(f mvdsguard.Flow, k Kind, p Policy) error {
+	if !f.Valid() {
+		return fmt.Errorf("policy for unknown flow %d", uint8(f))
+	}
+	if !k.valid() {
+		return fmt.Errorf("policy for unknown kind %d", uint8(k))
+	}
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("policy for %s/%s: %w", f, k, err)
+	}
+	ps[policyKey{f, k}] = p
+	return nil
+}
+
+var errNoPolicy = errors.New("no policy")

@@ -1,0 +1,179 @@
+package retry
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mvdsguard/mvdsguard"
+	"github.com/mvdsguard/mvdsguard/mvds"
+)
+
+// MessageStatus is what the GUI shows for one message.
+type MessageStatus struct {
+	AppID          string
+	ChatID         string
+	Flow           mvdsguard.Flow
+	Kind           Kind
+	Status         mvdsguard.Status
+	Stalled        bool // pending past the stall threshold: show "pending", not "sent"
+	Attempts       int  // across all recipients
+	CreatedAt      time.Time
+	FirstAttemptAt time.Time // zero before the first attempt
+	LastAttemptAt  time.Time
+	FinishedAt     time.Time // when it became delivered, failed or discarded
+	LastError      string    // the transport's last error, if any
+	Reason         mvdsguard.Reason
+	Retryable      bool // failed: the GUI offers a retry button
+	Recipients     []RecipientStatus
+}
+
+// RecipientStatus is one recipient's part of a message.
+type RecipientStatus struct {
+	Peer        mvds.PeerID
+	MessageID   mvds.MessageID // the mvds message carrying it to this peer
+	Status      mvdsguard.Status
+	Attempts    int
+	DeliveredAt time.Time
+}
+
+// Filter selects messages for Pending. The zero Filter selects every pending
+// or failed message.
+type Filter struct {
+	Flow     mvdsguard.Flow     // 0: every flow
+	ChatID   string             // "": every chat
+	Statuses []mvdsguard.Status // nil: pending and failed
+	Limit    int                // 0: no limit
+}
+
+const statusColumns = `app_id, chat_id, flow, kind, status, stalled, attempts, created_at, first_attempt_at,
+	last_attempt_at, finished_at, last_error, reason`
+
+func scanStatus(sc interface{ Scan(...any) error }) (MessageStatus, error) {
+	var (
+		s                              MessageStatus
+		flow, kind, status             int
+		stalled                        bool
+		created, first, last, finished int64
+		reason                         string
+	)
+	if err := sc.Scan(&s.AppID, &s.ChatID, &flow, &kind, &status, &stalled, &s.Attempts, &created, &first, &last,
+		&finished, &s.LastError, &reason); err != nil {
+		return MessageStatus{}, err
+	}
+	s.Flow, s.Kind, s.Status, s.Stalled = mvdsguard.Flow(flow), Kind(kind), mvdsguard.Status(status), stalled
+	s.CreatedAt, s.FirstAttemptAt, s.LastAttemptAt, s.FinishedAt = timeMillis(created), timeMillis(first), timeMillis(last), timeMillis(finished)
+	s.Reason = mvdsguard.Reason(reason)
+	s.Retryable = s.Status == mvdsguard.Failed
+	return s, nil
+}
+
+func readStatus(ctx context.Context, db *sql.DB, appID string) (MessageStatus, error) {
+	s, err := scanStatus(db.QueryRowContext(ctx, `SELECT `+statusColumns+` FROM retry_messages WHERE app_id = ?`, appID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return MessageStatus{}, fmt.Errorf("status of %q: %w", appID, ErrUnknownMessage)
+	}
+	if err != nil {
+		return MessageStatus{}, fmt.Errorf("status of %q: %w", appID, err)
+	}
+	if s.Recipients, err = readRecipients(ctx, db, appID); err != nil {
+		return MessageStatus{}, err
+	}
+	return s, nil
+}
+
+func readRecipients(ctx context.Context, db *sql.DB, appID string) ([]RecipientStatus, error) {
+	rows, err := db.QueryContext(ctx, `SELECT mvds_id, peer, status, attempts, delivered_at FROM retry_recipients WHERE app_id = ? ORDER BY peer`, appID)
+	if err != nil {
+		return nil, fmt.Errorf("recipients of %q: %w", appID, err)
+	}
+	defer rows.Close()
+	var out []RecipientStatus
+	for rows.Next() {
+		var (
+			r           RecipientStatus
+			id, peer    []byte
+			status      int
+			deliveredAt int64
+		)
+		if err := rows.Scan(&id, &peer, &status, &r.Attempts, &deliveredAt); err != nil {
+			return nil, fmt.Errorf("recipients of %q: %w", appID, err)
+		}
+		copy(r.MessageID[:], id)
+		copy(r.Peer[:], peer)
+		r.Status, r.DeliveredAt = mvdsguard.Status(status), timeMillis(deliveredAt)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func listStatuses(ctx context.Context, db *sql.DB, f Filter) ([]MessageStatus, error) {
+	statuses := f.Statuses
+	if len(statuses) == 0 {
+		statuses = []mvdsguard.Status{mvdsguard.Pending, mvdsguard.Failed}
+	}
+	var where []string
+	var args []any
+	var in []string
+	for _, s := range statuses {
+		if !s.Valid() {
+			return nil, fmt.Errorf("pending: unknown status %d in filter", uint8(s))
+		}
+		in = append(in, "?")
+		args = append(args, int(s))
+	}
+	where = append(where, "status IN ("+strings.Join(in, ", ")+")")
+	if f.Flow != 0 {
+		if !f.Flow.Valid() {
+			return nil, fmt.Errorf("pending: unknown flow %d in filter", uint8(f.Flow))
+		}
+		where = append(where, "flow = ?")
+		args = append(args, int(f.Flow))
+	}
+	if f.ChatID != "" {
+		where = append(where, "chat_id = ?")
+		args = append(args, f.ChatID)
+	}
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("pending: negative limit %d", f.Limit)
+	}
+	q := `SELECT ` + statusColumns + ` FROM retry_messages WHERE ` + strings.Join(where, " AND ") + ` ORDER BY created_at, app_id`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("pending: %w", err)
+	}
+	var out []MessageStatus
+	for rows.Next() {
+		s, err := scanStatus(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("pending: %w", err)
+		}
+		out = append(out, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pending: %w", err)
+	}
+	for i := range out {
+		if out[i].Recipients, err = readRecipients(ctx, db, out[i].AppID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// PeerHex renders a peer id as status-go does ("0x04…").
+func PeerHex(p []byte) string {
+	if len(p) == 0 {
+		return ""
+	}
+	return "0x" + hex.EncodeToString(p)
+}
