@@ -219,9 +219,6 @@ func WithSeed(a, b uint64) Option {
 // Schema), exchanging packets through t. The Guard owns the node and, through
 // it, the transport.
 func New(db *mvds.DB, t transport.Transport, id mvds.PeerID, opts ...Option) (*Guard, error) {
-	if db == nil {
-		return nil, errors.New("new guard: nil database")
-	}
 	cfg := config{
 		policies:   DefaultPolicies(),
 		burst:      DefaultBurst,
@@ -238,6 +235,9 @@ func New(db *mvds.DB, t transport.Transport, id mvds.PeerID, opts ...Option) (*G
 		if err := o(&cfg); err != nil {
 			return nil, fmt.Errorf("new guard: %w", err)
 		}
+	}
+	if db == nil {
+		return nil, errors.New("new guard: nil database")
 	}
 	if cfg.conn == nil {
 		cfg.conn = NewManual(true)
@@ -329,10 +329,14 @@ func (g *Guard) watchConnectivity(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-g.conn.Changes():
+			// A change seen while online is a reconnect even if the offline
+			// phase in between was too short to be observed: a source keeps
+			// only the latest value, and a missed reconnect would leave
+			// messages waiting on their backoff.
 			online := g.conn.Online()
-			was := g.online.Swap(online)
+			g.online.Store(online)
 			g.logger.Info("connectivity changed", zap.Bool("online", online))
-			if online && !was {
+			if online {
 				g.reschedule(ctx, mvdsguard.ReasonReconnect)
 			}
 		}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/mvdsguard/mvdsguard"
 	"github.com/mvdsguard/mvdsguard/mvds"
@@ -86,7 +86,13 @@ type world struct {
 
 func newWorld(t testing.TB, optsA ...retry.Option) *world {
 	t.Helper()
-	w := &world{t: t, dir: t.TempDir(), net: memtransport.New(1), a: peerID(1), b: peerID(2),
+	return newWorldOn(t, memtransport.New(1), optsA...)
+}
+
+// newWorldOn builds the world on a network the test configured.
+func newWorldOn(t testing.TB, net *memtransport.Network, optsA ...retry.Option) *world {
+	t.Helper()
+	w := &world{t: t, dir: t.TempDir(), net: net, a: peerID(1), b: peerID(2),
 		connA: retry.NewManual(true), inboxB: newInbox(), optsA: optsA}
 	var err error
 	if w.dbA, err = retry.OpenDB(filepath.Join(w.dir, "a.db")); err != nil {
