@@ -104,11 +104,11 @@ func TestTrackRecordsWhatTheApplicationAppendedItself(t *testing.T) {
 		meta retry.Meta
 		want error
 	}{
-		"unknown id":     {mvds.MessageID{9}, retry.Meta{AppID: "sg-2", Flow: mvdsguard.OneToOne}, retry.ErrUnknownMessage},
-		"tracked app":    {id, meta, retry.ErrAlreadyTracked},
-		"tracked mvds":   {id, retry.Meta{AppID: "sg-3", Flow: mvdsguard.OneToOne}, retry.ErrAlreadyTracked},
-		"unknown flow":   {id, retry.Meta{AppID: "sg-4", Flow: 0}, retry.ErrInvalidOutgoing},
-		"empty app id":   {id, retry.Meta{Flow: mvdsguard.OneToOne}, retry.ErrInvalidOutgoing},
+		"unknown id":   {mvds.MessageID{9}, retry.Meta{AppID: "sg-2", Flow: mvdsguard.OneToOne}, retry.ErrUnknownMessage},
+		"tracked app":  {id, meta, retry.ErrAlreadyTracked},
+		"tracked mvds": {id, retry.Meta{AppID: "sg-3", Flow: mvdsguard.OneToOne}, retry.ErrAlreadyTracked},
+		"unknown flow": {id, retry.Meta{AppID: "sg-4", Flow: 0}, retry.ErrInvalidOutgoing},
+		"empty app id": {id, retry.Meta{Flow: mvdsguard.OneToOne}, retry.ErrInvalidOutgoing},
 	} {
 		if err := w.ga.Track(ctx, c.id, c.meta); !errors.Is(err, c.want) {
 			t.Errorf("%s: Track error = %v; want %v", name, err, c.want)
