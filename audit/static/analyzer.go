@@ -238,7 +238,9 @@ func siteFindings(s Site) []Finding {
 		}
 	case VerdictConditional:
 		var parts []string
+		common := commonConds(s.Outcomes)
 		for _, o := range s.Outcomes {
+			o.When = dropConds(o.When, common)
 			v := o.Verdict
 			if o.Mechanism != "" && o.Verdict == VerdictNotMVDS {
 				v += " (" + o.Mechanism + ")"
@@ -262,6 +264,38 @@ func siteFindings(s Site) []Finding {
 		add(rule.SyntaxOnly, what+" was judged from syntax: type information is missing here")
 	}
 	return out
+}
+
+// commonConds returns the conditions every outcome shares: they do not
+// tell the outcomes apart, so messages leave them out.
+func commonConds(os []Outcome) map[string]bool {
+	count := map[string]int{}
+	for _, o := range os {
+		seen := map[string]bool{}
+		for _, c := range strings.Split(o.When, " && ") {
+			if c != "" && !seen[c] {
+				seen[c] = true
+				count[c]++
+			}
+		}
+	}
+	out := map[string]bool{}
+	for c, n := range count {
+		if n == len(os) {
+			out[c] = true
+		}
+	}
+	return out
+}
+
+func dropConds(when string, drop map[string]bool) string {
+	var keep []string
+	for _, c := range strings.Split(when, " && ") {
+		if c != "" && !drop[c] {
+			keep = append(keep, c)
+		}
+	}
+	return strings.Join(keep, " && ")
 }
 
 func reasonsOf(os []Outcome, mechanism string) string {

@@ -178,6 +178,11 @@ func (in *interp) call(call *ast.CallExpr, st *state) []vals {
 func (in *interp) invoke(c callee, call *ast.CallExpr, recv Value, args []Value, st *state) []vals {
 	switch c.kind {
 	case ckSink:
+		// A method found by name alone (another type's SendCommunityMessage)
+		// counts only when it is handed a RawMessage.
+		if c.syntax && (c.sink.MessageArg() >= len(args) || !in.isMessage(args[c.sink.MessageArg()], st)) {
+			return []vals{{st, unknownResults(call, args)}}
+		}
 		return in.send(c.sink, call, args, st, c.syntax)
 	case ckWatch:
 		for _, a := range append([]Value{recv}, args...) {
@@ -494,38 +499,30 @@ func (in *interp) apply(sum *Summary, call *ast.CallExpr, recv Value, args []Val
 	for _, eff := range sum.Effects {
 		in.applyEffect(eff, name, call, recv, args, st, nil, nil)
 	}
-	alts := []*state{st}
-	switch len(sum.Exits) {
-	case 0:
-	case 1:
-		in.applyExit(sum.Exits[0], recv, args, st)
-	default:
-		alts = nil
-		for i, x := range sum.Exits {
-			c := st.fork(fmt.Sprintf("%dx%d", int(call.Pos()), i), prefixConds(name, x.Conds))
-			in.applyExit(x, recv, args, c)
-			alts = append(alts, c)
-		}
+	if len(sum.Paths) == 0 {
+		return []vals{{st, unknownResults(call, args)}}
 	}
 	var out []vals
-	for _, s := range alts {
-		switch len(sum.Returns) {
-		case 0:
-			out = append(out, vals{s, unknownResults(call, args)})
-		case 1:
-			out = append(out, vals{s, in.returnValues(sum.Returns[0], recv, args, s)})
-		default:
-			for i, r := range sum.Returns {
-				c := s.fork(fmt.Sprintf("%dr%d", int(call.Pos()), i), prefixConds(name, r.Conds))
-				out = append(out, vals{c, in.returnValues(r, recv, args, c)})
-			}
+	for i, p := range sum.Paths {
+		c := st
+		if len(sum.Paths) > 1 {
+			c = st.fork(fmt.Sprintf("%dp%d", int(call.Pos()), i), prefixConds(name, p.Conds))
 		}
+		for param, fields := range p.Args {
+			in.applyArg(param, fields, recv, args, c)
+		}
+		res := in.returnValues(p, recv, args, c)
+		if len(res) == 0 {
+			res = unknownResults(call, args)
+		}
+		out = append(out, vals{c, res})
 	}
 	return out
 }
 
-func (in *interp) applyExit(x Exit, recv Value, args []Value, st *state) {
-	target := argOf(x.Param, recv, args)
+// applyArg replays what a callee left in the caller's *RawMessage.
+func (in *interp) applyArg(param int, fields map[string]Value, recv Value, args []Value, st *state) {
+	target := argOf(param, recv, args)
 	if target.Kind != KObj {
 		return
 	}
@@ -533,7 +530,7 @@ func (in *interp) applyExit(x Exit, recv Value, args []Value, st *state) {
 	if o == nil {
 		return
 	}
-	for k, v := range x.Fields {
+	for k, v := range fields {
 		if k == "$saved" && v.isTrue() {
 			in.watchObj(o.id, st)
 			continue
@@ -542,9 +539,9 @@ func (in *interp) applyExit(x Exit, recv Value, args []Value, st *state) {
 	}
 }
 
-func (in *interp) returnValues(r Return, recv Value, args []Value, st *state) []Value {
-	out := make([]Value, len(r.Values))
-	for i, v := range r.Values {
+func (in *interp) returnValues(r Path, recv Value, args []Value, st *state) []Value {
+	out := make([]Value, len(r.Results))
+	for i, v := range r.Results {
 		if snap, ok := r.Objs[i]; ok {
 			o := in.newObject(st, snap.Type, snap.Base, 0)
 			o.zero = snap.Zero
@@ -594,6 +591,10 @@ func (in *interp) applyEffect(eff Effect, name string, call *ast.CallExpr, recv 
 		switch bound.Kind {
 		case KFunc:
 			in.bind(bound, ne, id, call, st)
+			return
+		case KNil:
+			// The callee only calls the callback on the path where it is
+			// not nil (it substitutes a default otherwise).
 			return
 		case KParam:
 			ne.Sink = Sink{Handler: bound.Param + 1, Name: bound.Text, Arg: ne.Sink.Arg}
@@ -676,13 +677,22 @@ func (in *interp) bind(fn Value, eff Effect, id int, call *ast.CallExpr, st *sta
 func (in *interp) applyChat(byChat map[statusgo.ChatKind][]Value, call *ast.CallExpr, recv Value, args []Value, st *state) []vals {
 	kind := statusgo.ChatUnknown
 	root := recv.Root
+	if recv.Kind == KNil {
+		// A method called on a nil chat panics: the path cannot happen.
+		return nil
+	}
 	if recv.Kind == KObj {
+		root = fmt.Sprintf("#%d", recv.Obj)
 		if o := st.heap[recv.Obj]; o != nil {
 			if ct := o.field(statusgo.ChatTypeField); ct.Kind == KConst && ct.Class == CChatKind && ct.Int != 0 {
 				kind = statusgo.ChatKind(ct.Int)
 			}
+			// A variable whose fields were written keeps its name, so
+			// that chat.ID read later still refers to the same chat.
+			if o.base.Root != "" {
+				root = o.base.Root
+			}
 		}
-		root = fmt.Sprintf("#%d", recv.Obj)
 	}
 	if root == "" {
 		root = recv.Text

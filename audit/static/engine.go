@@ -337,7 +337,7 @@ func (e *engine) candidates() []*fnDecl {
 	}
 	for name, keys := range e.importedByName {
 		for _, k := range keys {
-			if s := e.imported[k]; s != nil && (len(s.Effects) > 0 || len(s.Exits) > 0 || len(s.Returns) > 0) {
+			if s := e.imported[k]; s != nil && (len(s.Effects) > 0 || len(s.Paths) > 0) {
 				triggers[name] = true
 			}
 		}

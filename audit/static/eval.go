@@ -1,6 +1,7 @@
 package static
 
 import (
+	"fmt"
 	"go/ast"
 	gconst "go/constant"
 	"go/token"
@@ -221,6 +222,9 @@ func (e *engine) constOf(c *types.Const, text string) Value {
 }
 
 func classOf(t types.Type) Class {
+	if t == nil {
+		return COther
+	}
 	if b, ok := t.Underlying().(*types.Basic); ok && b.Info()&types.IsBoolean != 0 {
 		return CBool
 	}
@@ -355,7 +359,15 @@ func (in *interp) readField(v Value, name, text string, st *state) Value {
 	switch v.Kind {
 	case KObj:
 		if o := st.heap[v.Obj]; o != nil {
-			return o.field(name)
+			f := o.field(name)
+			if o.typ == statusgo.ChatType && name == "ID" {
+				// chat.ID names the chat: keep the link for dispatchMessage.
+				f.Root, f.Field = fmt.Sprintf("#%d", o.id), "ID"
+				if o.base.Root != "" {
+					f.Root = o.base.Root
+				}
+			}
+			return f
 		}
 	case KParam:
 		p := v
@@ -488,7 +500,7 @@ func equal(a, b Value) Value {
 
 // nonNil reports whether a pointer value is certainly set.
 func nonNil(v Value) bool {
-	return v.Kind == KObj || v.Kind == KFunc || v.Kind == KUnknown && v.Root == senderMark
+	return v.Kind == KObj || v.Kind == KFunc || v.Kind == KUnknown && (v.Root == senderMark || v.Root == nonNilMark)
 }
 
 // composite builds a tracked object for a struct literal.
@@ -525,6 +537,12 @@ func (in *interp) composite(lit *ast.CompositeLit, st *state) []vs {
 	}
 	var out []vs
 	for _, a := range in.evalList(exprs, st) {
+		if typ == "" && !anyInteresting(a.vals) {
+			// A struct of runtime values only (a protobuf payload): not
+			// worth tracking.
+			out = append(out, vs{a.st, unknown(exprText(lit))})
+			continue
+		}
 		o := in.newObject(a.st, typ, Value{}, lit.Pos())
 		o.zero = typ != ""
 		if !o.zero {
@@ -536,6 +554,15 @@ func (in *interp) composite(lit *ast.CompositeLit, st *state) []vs {
 		out = append(out, vs{a.st, Value{Kind: KObj, Obj: o.id, Text: exprText(lit)}})
 	}
 	return out
+}
+
+func anyInteresting(vs []Value) bool {
+	for _, v := range vs {
+		if v.Kind == KConst && v.Class != COther || v.Kind == KObj || v.Kind == KParam || v.Kind == KFunc {
+			return true
+		}
+	}
+	return false
 }
 
 // isType reports whether the type expression x names path.name (through a

@@ -38,10 +38,9 @@ type wireEffect struct {
 	At     string
 }
 
-type wireExit struct {
+type wireArg struct {
 	Param  int
 	Fields []wireField
-	Conds  []string
 }
 
 type wireObj struct {
@@ -49,10 +48,11 @@ type wireObj struct {
 	Snap  wireSnapshot
 }
 
-type wireReturn struct {
-	Values []Value
-	Objs   []wireObj
-	Conds  []string
+type wirePath struct {
+	Conds   []string
+	Args    []wireArg
+	Results []Value
+	Objs    []wireObj
 }
 
 type wireChat struct {
@@ -64,8 +64,7 @@ type wireSummary struct {
 	Name    string
 	Package string
 	Effects []wireEffect
-	Exits   []wireExit
-	Returns []wireReturn
+	Paths   []wirePath
 	ByChat  []wireChat
 }
 
@@ -101,16 +100,17 @@ func (s *Summary) GobEncode() ([]byte, error) {
 		w.Effects = append(w.Effects, wireEffect{Msg: snapToWire(e.Msg), Sink: e.Sink, Conds: e.Conds, Via: e.Via,
 			Iter: e.Iter, Refine: e.Refine, Saved: e.Saved, Syntax: e.Syntax, At: e.At})
 	}
-	for _, x := range s.Exits {
-		w.Exits = append(w.Exits, wireExit{Param: x.Param, Fields: fieldsToWire(x.Fields), Conds: x.Conds})
-	}
-	for _, r := range s.Returns {
-		wr := wireReturn{Values: r.Values, Conds: r.Conds}
-		for i, snap := range r.Objs {
-			wr.Objs = append(wr.Objs, wireObj{Index: i, Snap: snapToWire(snap)})
+	for _, p := range s.Paths {
+		wp := wirePath{Conds: p.Conds, Results: p.Results}
+		for i, fields := range p.Args {
+			wp.Args = append(wp.Args, wireArg{Param: i, Fields: fieldsToWire(fields)})
 		}
-		sort.Slice(wr.Objs, func(i, j int) bool { return wr.Objs[i].Index < wr.Objs[j].Index })
-		w.Returns = append(w.Returns, wr)
+		sort.Slice(wp.Args, func(i, j int) bool { return wp.Args[i].Param < wp.Args[j].Param })
+		for i, snap := range p.Objs {
+			wp.Objs = append(wp.Objs, wireObj{Index: i, Snap: snapToWire(snap)})
+		}
+		sort.Slice(wp.Objs, func(i, j int) bool { return wp.Objs[i].Index < wp.Objs[j].Index })
+		w.Paths = append(w.Paths, wp)
 	}
 	for k, vs := range s.ByChat {
 		w.ByChat = append(w.ByChat, wireChat{Kind: k, Values: vs})
@@ -134,18 +134,21 @@ func (s *Summary) GobDecode(data []byte) error {
 		s.Effects = append(s.Effects, Effect{Msg: snapFromWire(e.Msg), Sink: e.Sink, Conds: e.Conds, Via: e.Via,
 			Iter: e.Iter, Refine: e.Refine, Saved: e.Saved, Syntax: e.Syntax, At: e.At})
 	}
-	for _, x := range w.Exits {
-		s.Exits = append(s.Exits, Exit{Param: x.Param, Fields: fieldsFromWire(x.Fields), Conds: x.Conds})
-	}
-	for _, r := range w.Returns {
-		ret := Return{Values: r.Values, Conds: r.Conds}
-		for _, o := range r.Objs {
-			if ret.Objs == nil {
-				ret.Objs = map[int]Snapshot{}
+	for _, wp := range w.Paths {
+		p := Path{Conds: wp.Conds, Results: wp.Results}
+		for _, a := range wp.Args {
+			if p.Args == nil {
+				p.Args = map[int]map[string]Value{}
 			}
-			ret.Objs[o.Index] = snapFromWire(o.Snap)
+			p.Args[a.Param] = fieldsFromWire(a.Fields)
 		}
-		s.Returns = append(s.Returns, ret)
+		for _, o := range wp.Objs {
+			if p.Objs == nil {
+				p.Objs = map[int]Snapshot{}
+			}
+			p.Objs[o.Index] = snapFromWire(o.Snap)
+		}
+		s.Paths = append(s.Paths, p)
 	}
 	for _, c := range w.ByChat {
 		if s.ByChat == nil {

@@ -11,9 +11,8 @@ import (
 // finish turns what the interpretation found into the function's summary
 // and its send sites. Sends whose destination or decisive fields depend on
 // the caller become summary effects; the rest become sites here.
-func (in *interp) finish(all []*state) {
-	in.exits(all)
-	in.returns()
+func (in *interp) finish(ended, live []*state) {
+	in.paths(ended, live)
 	for _, r := range in.recs {
 		if in.ignored {
 			continue
@@ -79,92 +78,81 @@ func effectKey(e Effect) string {
 	return b.String()
 }
 
-// exits records what each *RawMessage parameter holds when the function
-// returns, one entry per distinct outcome.
-func (in *interp) exits(all []*state) {
+// paths records the function's distinct ways of returning, when a caller
+// can learn something from them: a change to its *RawMessage argument, or
+// a tracked result.
+func (in *interp) paths(ended, live []*state) {
 	params := make([]int, 0, len(in.paramObjs))
 	for p := range in.paramObjs {
 		params = append(params, p)
 	}
 	sort.Ints(params)
-	for _, p := range params {
-		id := in.paramObjs[p]
-		var exits []Exit
-		index := map[string]int{}
-		changed := false
-		for _, st := range all {
-			o := st.heap[id]
+	var paths []Path
+	index := map[string]int{}
+	useful := false
+	add := func(st *state, returned bool) {
+		path := Path{Conds: append([]string(nil), st.conds...)}
+		for _, p := range params {
+			o := st.heap[in.paramObjs[p]]
 			if o == nil {
 				continue
 			}
-			x := Exit{Param: p, Fields: exportFields(o.fields), Conds: append([]string(nil), st.conds...)}
-			delete(x.Fields, "$content")
-			if len(x.Fields) > 0 {
-				changed = true
-			}
-			k := x.key()
-			if i, ok := index[k]; ok {
-				exits[i].Conds = commonPrefix(exits[i].Conds, x.Conds)
+			fields := exportFields(o.fields)
+			delete(fields, "$content")
+			if len(fields) == 0 {
 				continue
 			}
-			index[k] = len(exits)
-			exits = append(exits, x)
+			if path.Args == nil {
+				path.Args = map[int]map[string]Value{}
+			}
+			path.Args[p] = fields
+			useful = true
 		}
-		if !changed {
-			continue
-		}
-		if len(exits) == 1 {
-			exits[0].Conds = nil
-		}
-		in.sum.Exits = append(in.sum.Exits, exits...)
-	}
-}
-
-// returns records the function's distinct results when one of them is a
-// constant the audit reasons about or a tracked object.
-func (in *interp) returns() {
-	var rets []Return
-	index := map[string]int{}
-	useful := false
-	for _, st := range in.ended {
-		r := Return{Conds: append([]string(nil), st.conds...)}
-		for i, v := range st.results {
-			if v.Kind == KObj {
-				if o := st.heap[v.Obj]; o != nil && o.base.Kind == KParam && o.base.Path == "" {
-					// The caller's own object, handed back.
-					r.Values = append(r.Values, exportValue(o.base))
-					continue
-				}
-				if o := st.heap[v.Obj]; o != nil && (o.typ != "" || len(o.fields) > 0) {
-					if r.Objs == nil {
-						r.Objs = map[int]Snapshot{}
+		if returned {
+			for i, v := range st.results {
+				if v.Kind == KObj {
+					if o := st.heap[v.Obj]; o != nil && o.base.Kind == KParam && o.base.Path == "" {
+						// The caller's own object, handed back.
+						path.Results = append(path.Results, exportValue(o.base))
+						continue
 					}
-					r.Objs[i] = Snapshot{Fields: exportFields(o.fields), Base: exportValue(o.base), Zero: o.zero, Type: o.typ}
-					r.Values = append(r.Values, Value{Kind: KObj, Text: v.Text})
-					useful = true
-					continue
+					if o := st.heap[v.Obj]; o != nil && (o.typ != "" || len(o.fields) > 0) {
+						if path.Objs == nil {
+							path.Objs = map[int]Snapshot{}
+						}
+						path.Objs[i] = Snapshot{Fields: exportFields(o.fields), Base: exportValue(o.base), Zero: o.zero, Type: o.typ}
+						path.Results = append(path.Results, Value{Kind: KObj, Text: v.Text})
+						useful = true
+						continue
+					}
 				}
+				if v.Kind == KConst && v.Class != COther || v.Kind == KFunc {
+					useful = true
+				}
+				path.Results = append(path.Results, exportValue(v))
 			}
-			if v.Kind == KConst && v.Class != COther || v.Kind == KFunc {
-				useful = true
-			}
-			r.Values = append(r.Values, exportValue(v))
 		}
-		k := r.key()
+		k := path.key()
 		if i, ok := index[k]; ok {
-			rets[i].Conds = commonPrefix(rets[i].Conds, r.Conds)
-			continue
+			paths[i].Conds = commonPrefix(paths[i].Conds, path.Conds)
+			return
 		}
-		index[k] = len(rets)
-		rets = append(rets, r)
+		index[k] = len(paths)
+		paths = append(paths, path)
+	}
+	for _, st := range ended {
+		add(st, true)
+	}
+	for _, st := range live {
+		add(st, false)
 	}
 	if !useful {
 		return
 	}
-	if len(rets) == 1 {
-		rets[0].Conds = nil
+	if len(paths) == 1 {
+		paths[0].Conds = nil
 	}
-	in.sum.Returns = rets
+	in.sum.Paths = paths
 }
 
 // exportValue strips what only makes sense inside one interpretation.

@@ -80,7 +80,7 @@ func (in *interp) run(st *state) *Summary {
 		st.env[name] = in.paramValue(i, fd.ptypes[i], name, st)
 	}
 	live := in.block(fd.body.List, []*state{st})
-	in.finish(append(in.ended, live...))
+	in.finish(in.ended, live)
 	return in.sum
 }
 
@@ -344,7 +344,7 @@ func isFresh(e ast.Expr) bool {
 func interesting(v Value) bool {
 	switch v.Kind {
 	case KUnknown:
-		return v.ChatRoot != "" || len(v.Deps) > 0
+		return v.ChatRoot != "" || len(v.Deps) > 0 || v.Root == nonNilMark || v.Root == senderMark
 	case KConst:
 		return v.Class != COther
 	}
@@ -404,6 +404,8 @@ func (in *interp) ifStmt(s *ast.IfStmt, sts []*state) []*state {
 		sts = in.stmt(s.Init, sts)
 	}
 	var thenSts, elseSts []*state
+	thenText, elseText := condText(s.Cond, false), condText(s.Cond, true)
+	forked := false
 	for _, st := range sts {
 		for _, a := range in.eval(s.Cond, st) {
 			switch {
@@ -412,21 +414,95 @@ func (in *interp) ifStmt(s *ast.IfStmt, sts []*state) []*state {
 			case a.v.isFalse():
 				elseSts = append(elseSts, a.st)
 			default:
+				forked = true
 				branch := fmt.Sprint(int(s.Pos()))
-				then, els := condText(s.Cond, false), condText(s.Cond, true)
-				if !in.relevantCond(s.Cond, a.st) {
-					then, els = "", ""
-				}
-				thenSts = append(thenSts, a.st.fork(branch+"t", then))
-				elseSts = append(elseSts, a.st.fork(branch+"f", els))
+				t, f := a.st.fork(branch+"t", thenText), a.st.fork(branch+"f", elseText)
+				in.refine(s.Cond, t, true)
+				in.refine(s.Cond, f, false)
+				thenSts = append(thenSts, t)
+				elseSts = append(elseSts, f)
 			}
 		}
 	}
+	recs := len(in.recs)
 	out := in.block(s.Body.List, thenSts)
+	thenSent := len(in.recs) > recs
+	recs = len(in.recs)
 	if s.Else != nil && len(elseSts) > 0 {
 		elseSts = in.stmt(s.Else, elseSts)
 	}
+	elseSent := len(in.recs) > recs
+	// A guard (if err != nil { return }) leaves one side only, and sends
+	// nothing on the side that stops: the condition tells nothing about
+	// the paths that go on, so they do not carry it.
+	if forked {
+		switch {
+		case len(out) == 0 && !thenSent:
+			dropCond(elseSts, elseText)
+		case len(elseSts) == 0 && !elseSent:
+			dropCond(out, thenText)
+		}
+	}
 	return in.merge(append(out, elseSts...))
+}
+
+// refine records what a condition tells about a variable on the side it
+// holds: after "if err != nil", err is not nil, and after "if x == nil", x
+// is nil. That lets a caller's error check drop the callee's failing paths.
+func (in *interp) refine(cond ast.Expr, st *state, holds bool) {
+	switch c := ast.Unparen(cond).(type) {
+	case *ast.BinaryExpr:
+		switch c.Op {
+		case token.LAND:
+			if holds {
+				in.refine(c.X, st, true)
+				in.refine(c.Y, st, true)
+			}
+			return
+		case token.LOR:
+			if !holds {
+				in.refine(c.X, st, false)
+				in.refine(c.Y, st, false)
+			}
+			return
+		case token.EQL, token.NEQ:
+		default:
+			return
+		}
+		x, y := ast.Unparen(c.X), ast.Unparen(c.Y)
+		if isNilIdent(x) {
+			x, y = y, x
+		}
+		id, ok := x.(*ast.Ident)
+		if !ok || !isNilIdent(y) || in.e.isPackageVar(id) {
+			return
+		}
+		isNil := (c.Op == token.EQL) == holds
+		if isNil {
+			st.env[id.Name] = Value{Kind: KNil, Text: "nil"}
+			return
+		}
+		if cur, ok := st.env[id.Name]; ok && (nonNil(cur) || cur.Kind == KParam) {
+			return
+		}
+		st.env[id.Name] = Value{Kind: KUnknown, Root: nonNilMark, Text: id.Name}
+	}
+}
+
+func isNilIdent(e ast.Expr) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && id.Name == "nil"
+}
+
+func dropCond(sts []*state, text string) {
+	for _, st := range sts {
+		for i, c := range st.conds {
+			if c == text {
+				st.conds = append(st.conds[:i:i], st.conds[i+1:]...)
+				break
+			}
+		}
+	}
 }
 
 // loop runs a loop body twice: the second pass sees what the first left in
@@ -661,12 +737,19 @@ func singleCall(results []ast.Expr) (*ast.CallExpr, bool) {
 // merge drops paths that have ended and merges paths whose abstract states
 // are equal, keeping the conditions they share and every trail.
 func (in *interp) merge(sts []*state) []*state {
+	var live []*state
+	for _, st := range sts {
+		if !st.dead {
+			live = append(live, st)
+		}
+	}
+	if len(live) <= 1 {
+		return live
+	}
 	var out []*state
 	index := map[string]*state{}
-	for _, st := range sts {
-		if st.dead {
-			continue
-		}
+	for _, st := range live {
+		in.collect(st)
 		sig := st.signature()
 		if prev, ok := index[sig]; ok {
 			prev.conds = commonPrefix(prev.conds, st.conds)
@@ -681,6 +764,43 @@ func (in *interp) merge(sts []*state) []*state {
 		out = out[:maxStates]
 	}
 	return out
+}
+
+// collect drops heap objects no variable can reach any more: they cannot
+// change what happens next, and keeping them would keep equal paths apart.
+func (in *interp) collect(st *state) {
+	if len(st.heap) <= 4 {
+		return
+	}
+	reach := map[int]bool{}
+	var mark func(v Value)
+	mark = func(v Value) {
+		if v.Kind == KObj && !reach[v.Obj] {
+			reach[v.Obj] = true
+			if o := st.heap[v.Obj]; o != nil {
+				for _, f := range o.fields {
+					mark(f)
+				}
+			}
+		}
+		for _, d := range v.Deps {
+			mark(d)
+		}
+	}
+	for _, v := range st.env {
+		mark(v)
+	}
+	for _, id := range in.paramObjs {
+		mark(Value{Kind: KObj, Obj: id})
+	}
+	for _, v := range st.results {
+		mark(v)
+	}
+	for id := range st.heap {
+		if !reach[id] {
+			delete(st.heap, id)
+		}
+	}
 }
 
 func commonPrefix(a, b []string) []string {
@@ -707,22 +827,6 @@ func unionTrails(a, b []string) []string {
 		out = out[:16]
 	}
 	return out
-}
-
-// relevantCond reports whether a condition is worth naming in a report: it
-// reads a variable the audit tracks (a message, a parameter, a chat), not
-// just an error or a lookup flag.
-func (in *interp) relevantCond(cond ast.Expr, st *state) bool {
-	relevant := false
-	ast.Inspect(cond, func(n ast.Node) bool {
-		if id, ok := n.(*ast.Ident); ok {
-			if _, tracked := st.env[id.Name]; tracked {
-				relevant = true
-			}
-		}
-		return !relevant
-	})
-	return relevant
 }
 
 // condText renders a condition (or its negation) for a report.

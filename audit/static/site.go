@@ -253,7 +253,8 @@ func outcomes(eff Effect, mt statusgo.MessageType, chat statusgo.ChatKind) []Out
 	msg := eff.Msg
 	rt := msg.field("ResendType")
 	if rt.Kind != KConst {
-		return []Outcome{{Verdict: VerdictUnresolved, Mechanism: "unknown", Reason: "the ResendType comes from " + describe(rt) + ", which the audit cannot resolve"}}
+		return []Outcome{{Verdict: VerdictUnresolved, Mechanism: "unknown", ResendType: "unknown (" + describe(rt) + ")",
+			Reason: "the ResendType comes from " + describe(rt) + ", which the audit cannot resolve"}}
 	}
 	base := statusgo.Message{
 		Type:       mt,
@@ -407,17 +408,54 @@ func flowName(f mvdsguard.Flow) string {
 	return f.String()
 }
 
+// dedupeOutcomes merges outcomes with the same result. Their conditions
+// are intersected: whatever the paths to one result do not share cannot be
+// what the result depends on.
 func dedupeOutcomes(os []Outcome) []Outcome {
 	var out []Outcome
-	seen := map[string]bool{}
+	index := map[string]int{}
 	for _, o := range os {
-		k := fmt.Sprintf("%s|%s|%s|%s|%s|%s", o.Verdict, o.Mechanism, o.When, o.SendCall, o.ResendType, o.Reason)
-		if !seen[k] {
-			seen[k] = true
+		k := fmt.Sprintf("%s|%s|%s|%s|%s|%v", o.Verdict, o.Mechanism, o.SendCall, o.ResendType, o.Reason, o.Reused)
+		i, ok := index[k]
+		if !ok {
+			index[k] = len(out)
 			out = append(out, o)
+			continue
 		}
+		out[i].When = intersectConds(out[i].When, o.When)
 	}
 	return out
+}
+
+func intersectConds(a, b string) string {
+	in := map[string]bool{}
+	for _, c := range strings.Split(b, " && ") {
+		in[c] = true
+	}
+	var keep []string
+	for _, c := range strings.Split(a, " && ") {
+		if c != "" && in[c] {
+			keep = append(keep, c)
+		}
+	}
+	return strings.Join(keep, " && ")
+}
+
+// positive strips a negation, so that a condition and its opposite name the
+// same runtime value.
+func positive(c string) string {
+	switch {
+	case strings.HasPrefix(c, "!(") && strings.HasSuffix(c, ")"):
+		return c[2 : len(c)-1]
+	case strings.HasPrefix(c, "!"):
+		return c[1:]
+	case strings.Contains(c, " != "):
+		return strings.Replace(c, " != ", " == ", 1)
+	}
+	if i := strings.Index(c, ": "); i > 0 && strings.HasPrefix(c, "in ") {
+		return c[:i+2] + positive(c[i+2:])
+	}
+	return c
 }
 
 // combine decides a site's verdict from its outcomes: broken if any path is
@@ -477,9 +515,11 @@ func condition(os []Outcome) string {
 		}
 	}
 	var diff []string
+	shown := map[string]bool{}
 	for _, c := range order {
-		if count[c] < len(os) {
-			diff = append(diff, c)
+		if count[c] < len(os) && !shown[positive(c)] {
+			shown[positive(c)] = true
+			diff = append(diff, positive(c))
 		}
 	}
 	if len(diff) > 4 {

@@ -24,12 +24,12 @@ type Summary struct {
 	// or an unknown function value, with whatever still depends on the
 	// caller left symbolic.
 	Effects []Effect
-	// Exits are what the function leaves in *RawMessage parameters, one per
-	// distinct outcome.
-	Exits []Exit
-	// Returns are the distinct results, when at least one is a constant or
-	// an object the audit tracks.
-	Returns []Return
+	// Paths are the function's distinct ways of returning: what each leaves
+	// in the caller's *RawMessage arguments and what it returns. They are
+	// recorded only when some path changes an argument or returns a value
+	// the audit tracks; a nil error is tracked then, so that a caller's
+	// "if err != nil { return }" drops the failing paths.
+	Paths []Path
 	// ByChat holds, for a method of status-go's Chat, its results for each
 	// chat kind (Chat.DefaultResendType is summarised this way).
 	ByChat map[statusgo.ChatKind][]Value
@@ -51,15 +51,12 @@ func (s *Summary) String() string {
 	if len(sinks) > 0 {
 		parts = append(parts, "sends via "+strings.Join(sinks, ", "))
 	}
-	for _, p := range exitParams(s.Exits) {
+	for _, p := range pathParams(s.Paths) {
 		var fields []string
 		saved := false
 		seenField := map[string]bool{}
-		for _, x := range s.Exits {
-			if x.Param != p {
-				continue
-			}
-			for f := range x.Fields {
+		for _, path := range s.Paths {
+			for f := range path.Args[p] {
 				if f == "$saved" {
 					saved = true
 					continue
@@ -78,8 +75,8 @@ func (s *Summary) String() string {
 			parts = append(parts, fmt.Sprintf("saves argument %d for the resend loop", p))
 		}
 	}
-	if len(s.Returns) > 0 {
-		parts = append(parts, fmt.Sprintf("%d distinct results", len(s.Returns)))
+	if len(s.Paths) > 1 {
+		parts = append(parts, fmt.Sprintf("%d paths", len(s.Paths)))
 	}
 	if len(s.ByChat) > 0 {
 		kinds := make([]int, 0, len(s.ByChat))
@@ -100,13 +97,15 @@ func (s *Summary) String() string {
 	return strings.Join(parts, "; ")
 }
 
-func exitParams(xs []Exit) []int {
+func pathParams(ps []Path) []int {
 	var out []int
 	seen := map[int]bool{}
-	for _, x := range xs {
-		if !seen[x.Param] {
-			seen[x.Param] = true
-			out = append(out, x.Param)
+	for _, p := range ps {
+		for i := range p.Args {
+			if !seen[i] {
+				seen[i] = true
+				out = append(out, i)
+			}
 		}
 	}
 	sort.Ints(out)
@@ -115,7 +114,7 @@ func exitParams(xs []Exit) []int {
 
 // empty reports whether the summary says nothing a caller could use.
 func (s *Summary) empty() bool {
-	return len(s.Effects) == 0 && len(s.Exits) == 0 && len(s.Returns) == 0 && len(s.ByChat) == 0
+	return len(s.Effects) == 0 && len(s.Paths) == 0 && len(s.ByChat) == 0
 }
 
 // Sink is where a message goes.
@@ -194,52 +193,49 @@ type Effect struct {
 	At string
 }
 
-// Exit is what a function leaves in a *RawMessage parameter.
-type Exit struct {
-	Param  int
-	Fields map[string]Value
-	Conds  []string
-}
-
-// Return is one distinct result of a function.
-type Return struct {
-	Values []Value
-	// Objs holds the tracked objects among the results, by result index.
-	Objs  map[int]Snapshot
+// Path is one way a function returns.
+type Path struct {
 	Conds []string
+	// Args holds, by parameter index, the fields the path set on the
+	// caller's *RawMessage argument ("$saved" when it saved it).
+	Args map[int]map[string]Value
+	// Results are the returned values; tracked objects are in Objs.
+	Results []Value
+	Objs    map[int]Snapshot
 }
 
-func (x Exit) key() string {
-	keys := make([]string, 0, len(x.Fields))
-	for k := range x.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+func (p Path) key() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d:", x.Param)
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%s=%s;", k, x.Fields[k].key())
+	params := make([]int, 0, len(p.Args))
+	for i := range p.Args {
+		params = append(params, i)
 	}
-	return b.String()
-}
-
-func (r Return) key() string {
-	var b strings.Builder
-	for i, v := range r.Values {
-		if s, ok := r.Objs[i]; ok {
-			keys := make([]string, 0, len(s.Fields))
-			for k := range s.Fields {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
+	sort.Ints(params)
+	for _, i := range params {
+		fmt.Fprintf(&b, "%d{", i)
+		writeFields(&b, p.Args[i])
+		b.WriteString("}")
+	}
+	b.WriteString("->")
+	for i, v := range p.Results {
+		if s, ok := p.Objs[i]; ok {
 			b.WriteString("{")
-			for _, k := range keys {
-				fmt.Fprintf(&b, "%s=%s;", k, s.Fields[k].key())
-			}
+			writeFields(&b, s.Fields)
 			b.WriteString("}")
 			continue
 		}
 		b.WriteString(v.key() + "|")
 	}
 	return b.String()
+}
+
+func writeFields(b *strings.Builder, m map[string]Value) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(b, "%s=%s;", k, m[k].key())
+	}
 }

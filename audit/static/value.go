@@ -3,6 +3,7 @@ package static
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/mvdsguard/mvdsguard/audit/statusgo"
@@ -76,6 +77,10 @@ type Value struct {
 // senderMark is the Root of the value a send function leaves in Sender.
 const senderMark = "$send"
 
+// nonNilMark is the Root of a value known not to be nil (an error after
+// "if err != nil").
+const nonNilMark = "$nonnil"
+
 func unknown(text string) Value { return Value{Kind: KUnknown, Text: text} }
 
 func constant(c Class, v int64, text string) Value {
@@ -120,15 +125,25 @@ func (v Value) String() string {
 	return v.Text
 }
 
-// key identifies a value for state deduplication.
+// key identifies a value for state deduplication. It is on the hot path of
+// path merging, hence no fmt.
 func (v Value) key() string {
 	switch v.Kind {
 	case KConst:
-		return fmt.Sprintf("c%d:%d/%s%d", v.Class, v.Int, v.ChatRoot, v.Chat)
+		return "c" + strconv.Itoa(int(v.Class)) + ":" + strconv.FormatInt(v.Int, 10) + "/" + v.ChatRoot + strconv.Itoa(int(v.Chat))
 	case KObj:
-		return fmt.Sprintf("o%d:%v", v.Obj, v.Ptr)
+		if v.Ptr {
+			return "p" + strconv.Itoa(v.Obj)
+		}
+		return "o" + strconv.Itoa(v.Obj)
+	case KNil:
+		return "nil"
+	case KFunc:
+		return "f" + v.Func + "#" + strconv.Itoa(v.Lit)
+	case KParam:
+		return "a" + strconv.Itoa(v.Param) + v.Path
 	}
-	return fmt.Sprintf("%d:%s:%s:%d:%d:%s", v.Kind, v.Text, v.Func, v.Lit, v.Param, v.Path)
+	return "u" + v.Text + "|" + v.Root
 }
 
 // constName names a constant the way status-go's source spells it.

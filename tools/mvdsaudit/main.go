@@ -1,0 +1,44 @@
+// Command mvdsaudit proves, from source code, how every critical status-go
+// direct message is sent: through MVDS, through status-go's raw-message
+// resend loop, not at all, or only depending on a runtime value.
+//
+// Usage:
+//
+//	mvdsaudit [-format text|json|sarif] [-config F] [-baseline F] [-write-baseline F]
+//	          [-sites] [-test] [-C dir] [-o file] packages...
+//	go vet -vettool=$(which mvdsaudit) [-mvdsaudit.config=F] packages...
+//
+// Exit codes: 0 no finding at error severity; 1 findings at error severity;
+// 2 usage, configuration or load failure (nothing could be analysed).
+//
+// See docs/audit.md for the user guide and docs/audit-rules.md for the rules.
+package main
+
+import (
+	"os"
+	"strings"
+
+	"golang.org/x/tools/go/analysis/unitchecker"
+
+	"github.com/mvdsguard/mvdsguard/audit/static"
+)
+
+func main() {
+	if vetMode(os.Args[1:]) {
+		// go vet runs the tool once per package with a JSON config file
+		// (and asks for its flags and version first); unitchecker speaks
+		// that protocol, including facts across packages.
+		unitchecker.Main(static.Analyzer)
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// vetMode reports whether the command was started by go vet -vettool.
+func vetMode(args []string) bool {
+	for _, a := range args {
+		if a == "-flags" || a == "--flags" || strings.HasPrefix(a, "-V=") || strings.HasPrefix(a, "--V=") {
+			return true
+		}
+	}
+	return len(args) > 0 && strings.HasSuffix(args[len(args)-1], ".cfg")
+}
