@@ -181,7 +181,7 @@ func (in *interp) invoke(c callee, call *ast.CallExpr, recv Value, args []Value,
 		// A method found by name alone (another type's SendCommunityMessage)
 		// counts only when it is handed a RawMessage.
 		if c.syntax && (c.sink.MessageArg() >= len(args) || !in.isMessage(args[c.sink.MessageArg()], st)) {
-			return []vals{{st, unknownResults(call, args)}}
+			return []vals{{st, unknownResults(call, args, st)}}
 		}
 		return in.send(c.sink, call, args, st, c.syntax)
 	case ckWatch:
@@ -192,7 +192,7 @@ func (in *interp) invoke(c callee, call *ast.CallExpr, recv Value, args []Value,
 				}
 			}
 		}
-		return []vals{{st, unknownResults(call, args)}}
+		return []vals{{st, unknownResults(call, args, st)}}
 	case ckFunc:
 		if fd := in.e.declByKey(c.key); fd != nil {
 			if in.e.isChatMethod(fd) {
@@ -210,7 +210,7 @@ func (in *interp) invoke(c callee, call *ast.CallExpr, recv Value, args []Value,
 			return in.apply(s, call, recv, args, st)
 		}
 	}
-	return []vals{{st, unknownResults(call, args)}}
+	return []vals{{st, unknownResults(call, args, st)}}
 }
 
 // callValue calls whatever a function value turned out to be.
@@ -237,7 +237,7 @@ func (in *interp) callValue(f Value, call *ast.CallExpr, args []Value, st *state
 			}
 		}
 	}
-	return []vals{{st, unknownResults(call, args)}}
+	return []vals{{st, unknownResults(call, args, st)}}
 }
 
 func (in *interp) isMessage(v Value, st *state) bool {
@@ -273,11 +273,19 @@ func (in *interp) builtin(name string, call *ast.CallExpr, st *state) []vals {
 // unknownResults are the results of a call the audit does not follow. They
 // remember the tracked arguments, so that a Payload encoded from a chat
 // Message still tells the Message's content type.
-func unknownResults(call *ast.CallExpr, args []Value) []Value {
+func unknownResults(call *ast.CallExpr, args []Value, st *state) []Value {
 	v := unknown(exprText(call))
 	for _, a := range args {
-		if a.Kind == KObj || a.Kind == KParam {
+		switch a.Kind {
+		case KParam:
 			v.Deps = append(v.Deps, a)
+		case KObj:
+			// Only a chat message can say what a payload carries.
+			if o := st.heap[a.Obj]; o != nil && o.typ == "" {
+				if _, ok := o.fields["ContentType"]; ok || o.base.Kind == KParam {
+					v.Deps = append(v.Deps, a)
+				}
+			}
 		}
 	}
 	return []Value{v, unknown(exprText(call) + "[1]"), unknown(exprText(call) + "[2]"), unknown(exprText(call) + "[3]")}
@@ -289,7 +297,7 @@ func (in *interp) inline(lit *ast.FuncLit, call *ast.CallExpr, st *state) []vals
 	var out []vals
 	for _, a := range in.evalList(call.Args, st) {
 		if in.depth >= maxInline {
-			out = append(out, vals{a.st, unknownResults(call, a.vals)})
+			out = append(out, vals{a.st, unknownResults(call, a.vals, a.st)})
 			continue
 		}
 		params, _ := paramList(lit.Type)
@@ -315,7 +323,7 @@ func (in *interp) inline(lit *ast.FuncLit, call *ast.CallExpr, st *state) []vals
 // send records a message reaching a send function and applies what the
 // function does to the caller's message.
 func (in *interp) send(sf statusgo.SendFunc, call *ast.CallExpr, args []Value, st *state, syntax bool) []vals {
-	res := unknownResults(call, nil)
+	res := unknownResults(call, nil, st)
 	idx := sf.MessageArg()
 	if idx >= len(args) {
 		return []vals{{st, res}}
@@ -500,7 +508,7 @@ func (in *interp) apply(sum *Summary, call *ast.CallExpr, recv Value, args []Val
 		in.applyEffect(eff, name, call, recv, args, st, nil, nil)
 	}
 	if len(sum.Paths) == 0 {
-		return []vals{{st, unknownResults(call, args)}}
+		return []vals{{st, unknownResults(call, args, st)}}
 	}
 	var out []vals
 	for i, p := range sum.Paths {
@@ -513,7 +521,7 @@ func (in *interp) apply(sum *Summary, call *ast.CallExpr, recv Value, args []Val
 		}
 		res := in.returnValues(p, recv, args, c)
 		if len(res) == 0 {
-			res = unknownResults(call, args)
+			res = unknownResults(call, args, st)
 		}
 		out = append(out, vals{c, res})
 	}
@@ -713,7 +721,7 @@ func (in *interp) applyChat(byChat map[statusgo.ChatKind][]Value, call *ast.Call
 		if res, ok := byChat[kind]; ok {
 			return []vals{{st, annotate(res, kind)}}
 		}
-		return []vals{{st, unknownResults(call, args)}}
+		return []vals{{st, unknownResults(call, args, st)}}
 	}
 	var out []vals
 	for _, k := range statusgo.DispatchableChatKinds() {
@@ -728,7 +736,7 @@ func (in *interp) applyChat(byChat map[statusgo.ChatKind][]Value, call *ast.Call
 		out = append(out, vals{c, annotate(res, k)})
 	}
 	if len(out) == 0 {
-		return []vals{{st, unknownResults(call, args)}}
+		return []vals{{st, unknownResults(call, args, st)}}
 	}
 	return out
 }

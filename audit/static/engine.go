@@ -48,6 +48,9 @@ type engine struct {
 
 	nextObj int
 	sites   *siteSet
+	// interesting are the functions worth interpreting (see candidates);
+	// a call to any other function of the package yields unknown results.
+	interesting map[*fnDecl]bool
 }
 
 // fnDecl is a function of the package: a declaration or a literal.
@@ -329,6 +332,9 @@ func (e *engine) candidates() []*fnDecl {
 		"DefaultResendType":     true,
 		"ContentType":           true,
 	}
+	// Names of status-go's constants: a function returning one of them
+	// (a ResendType picked by a helper) is worth a summary.
+	prefixes := []string{"ResendType", "ResendMethod", statusgo.MessageTypePrefix, statusgo.ContentTypePrefix}
 	for name := range e.sinkNames {
 		triggers[name] = true
 	}
@@ -362,7 +368,7 @@ func (e *engine) candidates() []*fnDecl {
 		ast.Inspect(fd.ftype, collect)
 		names[fd] = set
 		for n := range set {
-			if triggers[n] {
+			if triggers[n] || hasAnyPrefix(n, prefixes) {
 				chosen[fd] = true
 				break
 			}
@@ -396,7 +402,17 @@ func (e *engine) candidates() []*fnDecl {
 			out = append(out, fd)
 		}
 	}
+	e.interesting = chosen
 	return out
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // isSink reports whether fd is itself one of the send functions, whose body

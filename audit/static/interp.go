@@ -58,6 +58,13 @@ func (e *engine) summary(fd *fnDecl) *Summary {
 	if e.computing[fd] || fd.body == nil || e.isSink(fd) {
 		return &Summary{Name: fd.name}
 	}
+	if e.interesting != nil && !e.interesting[fd] && fd.lit == nil {
+		// Nothing in it mentions a message, a send or a status-go
+		// constant: its results are runtime values.
+		s := &Summary{Name: fd.name}
+		e.summaries[fd] = s
+		return s
+	}
 	e.computing[fd] = true
 	in := newInterp(e, fd)
 	s := in.run(newState())
@@ -195,7 +202,19 @@ func (in *interp) stmt(s ast.Stmt, sts []*state) []*state {
 	default:
 		res = active
 	}
-	return in.merge(append(res, out...))
+	res = append(res, out...)
+	if len(res) <= len(sts) {
+		// Nothing forked: the paths were merged before this statement
+		// and can only have diverged by dying.
+		live := res[:0:0]
+		for _, st := range res {
+			if !st.dead {
+				live = append(live, st)
+			}
+		}
+		return live
+	}
+	return in.merge(res)
 }
 
 // detached runs a go or defer call on a copy of each path: its sends count,
@@ -441,6 +460,17 @@ func (in *interp) ifStmt(s *ast.IfStmt, sts []*state) []*state {
 			dropCond(elseSts, elseText)
 		case len(elseSts) == 0 && !elseSent:
 			dropCond(out, thenText)
+		case len(out) > 0 && len(elseSts) > 0:
+			// Both sides go on: what the condition said about a
+			// variable (err nil or not) would only keep equal paths
+			// apart from here on.
+			if name, ok := refinedName(s.Cond); ok {
+				for _, st := range append(append([]*state(nil), out...), elseSts...) {
+					if v, ok := st.env[name]; ok && (v.Kind == KNil || v.Root == nonNilMark) {
+						delete(st.env, name)
+					}
+				}
+			}
 		}
 	}
 	return in.merge(append(out, elseSts...))
@@ -487,6 +517,23 @@ func (in *interp) refine(cond ast.Expr, st *state, holds bool) {
 		}
 		st.env[id.Name] = Value{Kind: KUnknown, Root: nonNilMark, Text: id.Name}
 	}
+}
+
+// refinedName returns the variable a simple nil check refines.
+func refinedName(cond ast.Expr) (string, bool) {
+	c, ok := ast.Unparen(cond).(*ast.BinaryExpr)
+	if !ok || c.Op != token.EQL && c.Op != token.NEQ {
+		return "", false
+	}
+	x, y := ast.Unparen(c.X), ast.Unparen(c.Y)
+	if isNilIdent(x) {
+		x, y = y, x
+	}
+	id, ok := x.(*ast.Ident)
+	if !ok || !isNilIdent(y) {
+		return "", false
+	}
+	return id.Name, true
 }
 
 func isNilIdent(e ast.Expr) bool {
@@ -559,6 +606,12 @@ func (in *interp) loop(init, post ast.Stmt, body *ast.BlockStmt, rng *ast.RangeS
 		if post != nil {
 			next = in.stmt(post, next)
 		}
+		if pass == 1 && sameStates(in.merge(append(append([]*state(nil), cur...), next...)), in.merge(cur)) {
+			// The body changes nothing the audit tracks: a second
+			// pass would see the same.
+			exits = append(exits, next...)
+			break
+		}
 		exits = append(exits, next...)
 		cur = next
 	}
@@ -568,6 +621,26 @@ func (in *interp) loop(init, post ast.Stmt, body *ast.BlockStmt, rng *ast.RangeS
 		}
 	}
 	return in.merge(exits)
+}
+
+// sameStates reports whether two merged path sets hold the same abstract
+// states.
+func sameStates(a, b []*state) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	sigs := map[string]int{}
+	for _, st := range a {
+		sigs[st.signatureNoIter()]++
+	}
+	for _, st := range b {
+		k := st.signatureNoIter()
+		if sigs[k] == 0 {
+			return false
+		}
+		sigs[k]--
+	}
+	return true
 }
 
 func (in *interp) switchStmt(s *ast.SwitchStmt, sts []*state) []*state {

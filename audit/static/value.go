@@ -143,7 +143,14 @@ func (v Value) key() string {
 	case KParam:
 		return "a" + strconv.Itoa(v.Param) + v.Path
 	}
-	return "u" + v.Text + "|" + v.Root
+	// Runtime values are interchangeable for what happens next; only
+	// their link to a chat variable and the messages they were encoded
+	// from matter.
+	k := "u" + v.Root + "." + v.Field
+	for _, d := range v.Deps {
+		k += "+" + d.key()
+	}
+	return k
 }
 
 // constName names a constant the way status-go's source spells it.
@@ -303,6 +310,12 @@ func (s *state) fork(branch string, cond string) *state {
 // signature summarises everything a later statement can observe, so that
 // paths that differ only in conditions can be merged.
 func (s *state) signature() string {
+	return s.signatureNoIter() + fmt.Sprintf(";iter=%d", s.iter)
+}
+
+// signatureNoIter is signature without the loop iteration mark, to compare
+// a loop body's output with its input.
+func (s *state) signatureNoIter() string {
 	var b strings.Builder
 	keys := make([]string, 0, len(s.env))
 	for k := range s.env {
@@ -310,35 +323,53 @@ func (s *state) signature() string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(&b, "%s=%s;", k, s.env[k].key())
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(s.env[k].key())
+		b.WriteByte(';')
 	}
 	ids := make([]int, 0, len(s.heap))
 	for id := range s.heap {
 		ids = append(ids, id)
 	}
 	sort.Ints(ids)
+	var fk []string
 	for _, id := range ids {
 		o := s.heap[id]
-		fk := make([]string, 0, len(o.fields))
+		fk = fk[:0]
 		for k := range o.fields {
 			fk = append(fk, k)
 		}
 		sort.Strings(fk)
-		fmt.Fprintf(&b, "#%d{", id)
+		b.WriteByte('#')
+		b.WriteString(strconv.Itoa(id))
+		b.WriteByte('{')
 		for _, k := range fk {
-			fmt.Fprintf(&b, "%s:%s,", k, o.fields[k].key())
+			b.WriteString(k)
+			b.WriteByte(':')
+			b.WriteString(o.fields[k].key())
+			b.WriteByte(',')
 		}
-		b.WriteString("}")
+		b.WriteByte('}')
 	}
-	ck := make([]string, 0, len(s.chats))
-	for k := range s.chats {
-		ck = append(ck, k)
+	if len(s.chats) > 0 {
+		ck := make([]string, 0, len(s.chats))
+		for k := range s.chats {
+			ck = append(ck, k)
+		}
+		sort.Strings(ck)
+		for _, k := range ck {
+			b.WriteString("chat ")
+			b.WriteString(k)
+			b.WriteByte('=')
+			b.WriteString(strconv.Itoa(int(s.chats[k])))
+			b.WriteByte(';')
+		}
 	}
-	sort.Strings(ck)
-	for _, k := range ck {
-		fmt.Fprintf(&b, "chat %s=%d;", k, s.chats[k])
+	if s.dead {
+		b.WriteString("dead;")
 	}
-	fmt.Fprintf(&b, "dead=%v;iter=%d;jump=%s", s.dead, s.iter, s.jump)
+	b.WriteString(s.jump)
 	return b.String()
 }
 
