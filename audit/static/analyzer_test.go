@@ -18,3 +18,12 @@ func TestFixtureSitesAndFindings(t *testing.T) {
 	a := static.New(static.Options{ReportSites: true, MinSeverity: rule.SeverityWarning})
 	analysistest.Run(t, fixtures, a, "./...")
 }
+
+// plainClone is status-go as a plain clone looks: generated packages and
+// constants missing. The sites are judged from names and marked so.
+var plainClone = filepath.Join("..", "..", "fixtures", "plainclone")
+
+func TestPlainCloneIsJudgedFromSyntax(t *testing.T) {
+	a := static.New(static.Options{ReportSites: true, MinSeverity: rule.SeverityInfo})
+	analysistest.Run(t, plainClone, a, "./protocol")
+}

@@ -162,12 +162,16 @@ func contains(list []string, s string) bool {
 
 // closest returns the allowed key nearest to key when it is a likely typo.
 func closest(key string, allowed []string) string {
-	best, bestDist := "", 3
+	best, bestDist := "", max(3, len(key)/3+1)
 	for _, a := range allowed {
 		if a == "*" {
 			continue
 		}
-		if d := editDistance(strings.ToLower(key), strings.ToLower(a)); d < bestDist {
+		k, c := strings.ToLower(key), strings.ToLower(a)
+		if len(c) > 3 && (strings.HasPrefix(k, c) || strings.HasPrefix(c, k)) {
+			return a
+		}
+		if d := editDistance(k, c); d < bestDist {
 			best, bestDist = a, d
 		}
 	}

@@ -132,11 +132,15 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 		return false
 	}
 	var roots []*listed
+	failed := 0
 	for _, p := range pkgs {
 		if p.DepOnly {
 			continue
 		}
 		res.Matched++
+		if p.Error != nil && len(p.GoFiles)+len(p.CgoFiles)+len(p.TestGoFiles)+len(p.XTestGoFiles) == 0 {
+			failed++
+		}
 		if p.Error != nil {
 			res.LoadErrors = append(res.LoadErrors, listError(p.ImportPath, p.Error.Err))
 		}
@@ -149,8 +153,12 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 	}
 	res.LoadErrors = dedupeLoadErrors(res.LoadErrors)
 	res.Relevant = len(roots)
-	if res.Matched == 0 {
-		return nil, fmt.Errorf("%w: the patterns %s matched no packages", ErrNothingLoaded, strings.Join(patterns, " "))
+	if res.Matched == 0 || failed == res.Matched {
+		msg := fmt.Sprintf("the patterns %s matched no packages", strings.Join(patterns, " "))
+		if len(res.LoadErrors) > 0 {
+			msg += ": " + res.LoadErrors[0].Message
+		}
+		return nil, fmt.Errorf("%w: %s", ErrNothingLoaded, msg)
 	}
 	// Everything relevant that the roots depend on is checked from source
 	// too, so that facts about forwarders flow from it.
@@ -257,6 +265,13 @@ func listError(pkg, msg string) LoadError {
 	// problem.
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		msg = msg[:i]
+	}
+	// "...; to add it:" announces a command on the next line; the
+	// sentence before it is the problem.
+	if strings.HasSuffix(msg, ":") {
+		if i := strings.LastIndex(msg, "; "); i > 0 {
+			msg = msg[:i]
+		}
 	}
 	if i := strings.Index(msg, ": "); i > 0 && strings.Count(msg[:i], ":") >= 1 && strings.HasSuffix(strings.SplitN(msg[:i], ":", 2)[0], ".go") {
 		return LoadError{Package: pkg, Position: msg[:i], Message: msg[i+2:]}
