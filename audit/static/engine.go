@@ -322,36 +322,77 @@ func (e *engine) loadImported() {
 	}
 }
 
-// candidates returns the functions worth interpreting: those that mention a
-// RawMessage, a send or watch function, a chat message's content type, or a
-// function already known to send, and (transitively) their callers.
+// candidates returns the functions worth interpreting (see chooseFuncs).
 func (e *engine) candidates() []*fnDecl {
 	e.loadImported()
-	triggers := map[string]bool{
+	known := map[string]bool{}
+	for name, keys := range e.importedByName {
+		for _, k := range keys {
+			if s := e.imported[k]; s != nil && (len(s.Effects) > 0 || len(s.Paths) > 0) {
+				known[name] = true
+			}
+		}
+	}
+	var decls []*ast.FuncDecl
+	byDecl := map[*ast.FuncDecl]*fnDecl{}
+	for _, fd := range e.decls {
+		decls = append(decls, fd.decl)
+		byDecl[fd.decl] = fd
+	}
+	chosen := map[*fnDecl]bool{}
+	var out []*fnDecl
+	for d := range chooseFuncs(decls, triggerNames(e.cfg, known)) {
+		chosen[byDecl[d]] = true
+	}
+	for _, fd := range e.decls {
+		if chosen[fd] {
+			out = append(out, fd)
+		}
+	}
+	e.interesting = chosen
+	return out
+}
+
+// triggerNames are the identifiers that make a function worth reading: the
+// RawMessage type, status-go's send and watch functions, chat content types,
+// Chat.DefaultResendType, and the functions of other packages already known
+// to send messages or return tracked values.
+func triggerNames(cfg *config.Config, known map[string]bool) map[string]bool {
+	t := map[string]bool{
 		statusgo.RawMessageType: true,
 		"DefaultResendType":     true,
 		"ContentType":           true,
 	}
-	// Names of status-go's constants: a function returning one of them
-	// (a ResendType picked by a helper) is worth a summary.
-	prefixes := []string{"ResendType", "ResendMethod", statusgo.MessageTypePrefix, statusgo.ContentTypePrefix}
-	for name := range e.sinkNames {
-		triggers[name] = true
-	}
-	for name := range e.watch {
-		triggers[name] = true
-	}
-	for name, keys := range e.importedByName {
-		for _, k := range keys {
-			if s := e.imported[k]; s != nil && (len(s.Effects) > 0 || len(s.Paths) > 0) {
-				triggers[name] = true
-			}
+	for f, on := range cfg.SendFuncs {
+		if on {
+			t[f.Method()] = true
 		}
 	}
-	names := make(map[*fnDecl]map[string]bool, len(e.decls))
-	chosen := map[*fnDecl]bool{}
-	for _, fd := range e.decls {
-		if fd.body == nil {
+	for _, a := range cfg.Aliases {
+		t[a.Function[strings.LastIndexByte(a.Function, '.')+1:]] = true
+	}
+	for _, m := range cfg.WatchMethods {
+		t[m] = true
+	}
+	for name := range known {
+		t[name] = true
+	}
+	return t
+}
+
+// triggerPrefixes are the prefixes of status-go's constant names: a helper
+// returning one of them (a ResendType picked by a function) is worth a
+// summary.
+var triggerPrefixes = []string{"ResendType", "ResendMethod", statusgo.MessageTypePrefix, statusgo.ContentTypePrefix}
+
+// chooseFuncs picks, from syntax alone, the functions that mention a trigger
+// name, and (transitively) the functions that call them by name: callers may
+// bind callbacks or pass messages on.
+func chooseFuncs(decls []*ast.FuncDecl, triggers map[string]bool) map[*ast.FuncDecl]bool {
+	names := make(map[*ast.FuncDecl]map[string]bool, len(decls))
+	chosen := map[*ast.FuncDecl]bool{}
+	for _, d := range decls {
+		if d.Body == nil {
 			continue
 		}
 		set := map[string]bool{}
@@ -364,46 +405,62 @@ func (e *engine) candidates() []*fnDecl {
 			}
 			return true
 		}
-		ast.Inspect(fd.body, collect)
-		ast.Inspect(fd.ftype, collect)
-		names[fd] = set
+		ast.Inspect(d.Body, collect)
+		ast.Inspect(d.Type, collect)
+		names[d] = set
 		for n := range set {
-			if triggers[n] || hasAnyPrefix(n, prefixes) {
-				chosen[fd] = true
+			if triggers[n] || hasAnyPrefix(n, triggerPrefixes) {
+				chosen[d] = true
 				break
 			}
 		}
 	}
-	// Callers of chosen functions may bind callbacks or pass messages.
 	for changed := true; changed; {
 		changed = false
 		chosenNames := map[string]bool{}
-		for fd := range chosen {
-			if fd.decl != nil {
-				chosenNames[fd.decl.Name.Name] = true
-			}
+		for d := range chosen {
+			chosenNames[d.Name.Name] = true
 		}
-		for _, fd := range e.decls {
-			if chosen[fd] || names[fd] == nil {
+		for _, d := range decls {
+			if chosen[d] || names[d] == nil {
 				continue
 			}
-			for n := range names[fd] {
+			for n := range names[d] {
 				if chosenNames[n] {
-					chosen[fd] = true
+					chosen[d] = true
 					changed = true
 					break
 				}
 			}
 		}
 	}
-	var out []*fnDecl
-	for _, fd := range e.decls {
-		if chosen[fd] {
-			out = append(out, fd)
+	return chosen
+}
+
+// BodiesNeeded returns the function declarations among files whose bodies
+// the analyzer may read, for a driver that type-checks only those (a large
+// saving: most of a code base never touches a RawMessage). known holds the
+// names of functions of imported packages that the analyzer summarised
+// (NeededNames of those packages). Methods of status-go's Chat are always
+// needed: their bodies are summarised per chat kind.
+func BodiesNeeded(pkgPath string, files []*ast.File, cfg *config.Config, known map[string]bool) map[*ast.FuncDecl]bool {
+	var decls []*ast.FuncDecl
+	for _, f := range files {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok {
+				decls = append(decls, fd)
+			}
 		}
 	}
-	e.interesting = chosen
-	return out
+	keep := chooseFuncs(decls, triggerNames(cfg, known))
+	if pkgPath == statusgo.ProtocolPath {
+		for _, d := range decls {
+			if d.Recv != nil && len(d.Recv.List) > 0 && baseTypeName(d.Recv.List[0].Type) == statusgo.ChatType {
+				keep[d] = true
+			}
+		}
+	}
+	return keep
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {

@@ -20,6 +20,14 @@ var fixtures = filepath.Join("..", "..", "fixtures", "statusgo")
 func audit(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
+	cached := false
+	for _, a := range args {
+		cached = cached || strings.HasPrefix(a, "-cache")
+	}
+	if !cached {
+		// Tests must not read or fill the user's cache.
+		args = append([]string{"-cache=false"}, args...)
+	}
 	code := run(args, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
@@ -422,6 +430,31 @@ func TestVetTool(t *testing.T) {
 	vet.Dir = fixtures
 	if out, err := vet.CombinedOutput(); err != nil {
 		t.Fatalf("go vet with every rule off: %v\n%s", err, out)
+	}
+}
+
+func TestCacheIsReusedAndInvalidatedByEdits(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	mod := copyModule(t, fixtures)
+	_, first, _ := audit(t, "-cache=true", "-format", "json", "-C", mod, "./...")
+	_, again, _ := audit(t, "-cache=true", "-format", "json", "-C", mod, "./...")
+	if first != again {
+		t.Fatal("a cached run reports something else than the run that filled the cache")
+	}
+	entries, _ := filepath.Glob(filepath.Join(os.Getenv("XDG_CACHE_HOME"), "mvdsaudit", "*.json"))
+	if len(entries) != 1 {
+		t.Fatalf("cache entries = %v; want one per directory and arguments", entries)
+	}
+	appendFile(t, filepath.Join(mod, "protocol", "group_chat.go"), `
+func (m *Messenger) announceAgain(ctx context.Context, chat *Chat) error {
+	_, err := m.dispatchMessage(ctx, common.RawMessage{LocalChatID: chat.ID, MessageType: protobuf.ApplicationMetadataMessage_MEMBERSHIP_UPDATE_MESSAGE})
+	return err
+}
+`)
+	_, edited, _ := audit(t, "-cache=true", "-format", "json", "-C", mod, "./...")
+	if parseReport(t, edited).Summary.Sites != parseReport(t, first).Summary.Sites+1 {
+		t.Fatal("an edit did not invalidate the cached result")
 	}
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -52,6 +54,7 @@ type options struct {
 	dir           string
 	output        string
 	cpuProfile    string
+	cache         bool
 }
 
 // run is the whole command, minus process exit, so tests can call it.
@@ -68,6 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.dir, "C", "", "run as if started in this directory")
 	fs.StringVar(&o.output, "o", "", "write the report to this file instead of standard output")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.BoolVar(&o.cache, "cache", true, "reuse the result of an identical earlier run (kept in the user cache directory)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
@@ -122,7 +126,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	res, err := driver.Run(ctx, patterns, driver.Options{Dir: root, Tests: o.tests, Analyzer: static.New(static.Options{Config: cfg})})
+	dopts := driver.Options{Dir: root, Tests: o.tests, Analyzer: static.New(static.Options{Config: cfg}), Config: cfg}
+	if o.cache {
+		dopts.CacheDir, dopts.CacheKey = cacheSettings(o.configPath)
+	}
+	res, err := driver.Run(ctx, patterns, dopts)
 	if err != nil {
 		fmt.Fprintf(stderr, "mvdsaudit: %v\n", err)
 		if res == nil || errors.Is(err, driver.ErrNothingLoaded) {
@@ -279,6 +287,38 @@ func emit(rep *report.Run, o options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
+}
+
+// cacheSettings returns where results are cached and what, besides the
+// source tree, they depend on: this very binary and the configuration
+// file. Without a user cache directory there is no cache.
+func cacheSettings(configPath string) (dir, key string) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", ""
+	}
+	h := sha256.New()
+	exe, err := os.Executable()
+	if err != nil {
+		return "", ""
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return "", ""
+	}
+	_, err = io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return "", ""
+	}
+	if configPath != "" {
+		data, err := os.ReadFile(configPath)
+		if err != nil {
+			return "", ""
+		}
+		h.Write(data)
+	}
+	return filepath.Join(base, "mvdsaudit"), hex.EncodeToString(h.Sum(nil))
 }
 
 func version() string {

@@ -36,6 +36,7 @@ import (
 	"golang.org/x/tools/go/analysis"
 
 	"github.com/mvdsguard/mvdsguard/audit/static"
+	"github.com/mvdsguard/mvdsguard/audit/static/config"
 	"github.com/mvdsguard/mvdsguard/audit/statusgo"
 )
 
@@ -49,6 +50,14 @@ type Options struct {
 	Env []string
 	// Analyzer is the analyzer to run; nil means static.Analyzer.
 	Analyzer *analysis.Analyzer
+	// Config, when set, lets the driver skip type-checking the bodies of
+	// functions the analyzer will not read (see static.BodiesNeeded). It
+	// must be the configuration the analyzer uses.
+	Config *config.Config
+	// CacheDir, when set, enables the result cache there; CacheKey must
+	// then identify everything outside the source tree the result depends
+	// on (the tool's build and its configuration).
+	CacheDir, CacheKey string
 }
 
 // LoadError is a problem with the input that did not stop the run.
@@ -64,7 +73,7 @@ type Package struct {
 	Path   string
 	Result *static.Result
 	// Err is set when the analyzer failed on this package.
-	Err error
+	Err error `json:"-"`
 }
 
 // Result is what a run produced.
@@ -75,6 +84,9 @@ type Result struct {
 	// them that can hold a RawMessage (the others have nothing to audit).
 	Matched, Relevant int
 	LoadErrors        []LoadError
+	// Cached: the result was read from the result cache; Fset is empty and
+	// only the positions recorded as text are valid.
+	Cached bool
 }
 
 // ErrNothingLoaded means no package could be analysed at all.
@@ -187,6 +199,18 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 			}
 		}
 	}
+	var cachePath, key string
+	cacheable := false
+	if opts.CacheDir != "" {
+		cachePath = cacheFile(opts.CacheDir, patterns, opts)
+		key, cacheable = cacheKey(opts.CacheKey, patterns, opts, pkgs, units)
+		if cacheable {
+			if e, ok := loadCached(cachePath, key); ok {
+				res.Packages, res.LoadErrors, res.Cached = e.Packages, e.Errors, true
+				return res, nil
+			}
+		}
+	}
 	r := &runner{res: res, units: units, byPath: byPath, opts: opts, facts: newFactStore()}
 	r.run(ctx)
 	sort.Slice(res.Packages, func(i, j int) bool { return res.Packages[i].Path < res.Packages[j].Path })
@@ -199,6 +223,17 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 	})
 	if len(res.Packages) == 0 && res.Relevant > 0 {
 		return res, fmt.Errorf("%w: every package that imports %s failed to parse", ErrNothingLoaded, statusgo.CommonPath)
+	}
+	if cacheable && ctx.Err() == nil {
+		complete := true
+		for _, p := range res.Packages {
+			if p.Err != nil || p.Result == nil {
+				complete = false
+			}
+		}
+		if complete {
+			storeCached(cachePath, &cacheEntry{Key: key, Packages: res.Packages, Matched: res.Matched, Relevant: res.Relevant, Errors: res.LoadErrors})
+		}
 	}
 	return res, nil
 }
@@ -357,11 +392,7 @@ func (r *runner) loadError(e LoadError) {
 // outside the checked set are empty stand-ins) and are not reported; parse
 // errors are.
 func (r *runner) check(u *unit) {
-	names := append(append([]string(nil), u.list.GoFiles...), u.list.CgoFiles...)
-	if r.opts.Tests && u.xtest == "" {
-		names = append(names, u.list.TestGoFiles...)
-	}
-	for _, name := range names {
+	for _, name := range unitFiles(u, r.opts.Tests) {
 		path := filepath.Join(u.list.Dir, name)
 		f, err := parser.ParseFile(r.res.Fset, path, nil, parser.ParseComments|parser.SkipObjectResolution)
 		if err != nil {
@@ -380,6 +411,9 @@ func (r *runner) check(u *unit) {
 		if f != nil {
 			u.files = append(u.files, f)
 		}
+	}
+	if r.opts.Config != nil {
+		r.pruneBodies(u)
 	}
 	u.info = &types.Info{
 		Types:      map[ast.Expr]types.TypeAndValue{},
@@ -400,6 +434,28 @@ func (r *runner) check(u *unit) {
 	u.pkg, _ = cfg.Check(u.list.ImportPath, r.res.Fset, u.files, u.info)
 	if u.pkg == nil {
 		u.pkg = types.NewPackage(u.list.ImportPath, u.list.Name)
+	}
+}
+
+// pruneBodies empties the bodies of functions the analyzer will not read,
+// so that type-checking skips them: in a large code base most functions
+// never touch a RawMessage.
+func (r *runner) pruneBodies(u *unit) {
+	deps := map[string]bool{}
+	for _, d := range u.list.Deps {
+		deps[d] = true
+	}
+	if u.xtest != "" {
+		deps[u.xtest] = true
+	}
+	known := r.facts.summarisedNames(deps)
+	keep := static.BodiesNeeded(u.list.ImportPath, u.files, r.opts.Config, known)
+	for _, f := range u.files {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil && !keep[fd] {
+				fd.Body = &ast.BlockStmt{Lbrace: fd.Body.Lbrace, Rbrace: fd.Body.Rbrace}
+			}
+		}
 	}
 }
 
@@ -460,6 +516,9 @@ func (r *runner) analyze(u *unit) {
 	pass.AllObjectFacts = func() []analysis.ObjectFact { return r.facts.allObj(u.deps) }
 	pass.AllPackageFacts = func() []analysis.PackageFact { return r.facts.allPkg(u.deps) }
 	result, err := safeRun(a, pass)
+	// Dependents need only the package's types and facts: the syntax and
+	// the type information can go, which bounds memory on large trees.
+	u.files, u.info = nil, nil
 	if !u.root {
 		return
 	}
@@ -546,6 +605,20 @@ func (s *factStore) allObj(deps map[*types.Package]bool) []analysis.ObjectFact {
 		}
 		for _, f := range fs {
 			out = append(out, analysis.ObjectFact{Object: obj, Fact: f})
+		}
+	}
+	return out
+}
+
+// summarisedNames returns the names of the functions, in the given
+// packages, that carry a fact.
+func (s *factStore) summarisedNames(pkgs map[string]bool) map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]bool{}
+	for obj := range s.obj {
+		if obj.Pkg() != nil && pkgs[obj.Pkg().Path()] {
+			out[obj.Name()] = true
 		}
 	}
 	return out

@@ -1,0 +1,383 @@
+// Command auditbench times mvdsaudit against go vet on the same packages,
+// with the peak memory of each, and prints the result as a Markdown table
+// (optionally written into docs/benchmarks.md between its audit markers).
+//
+//	go run ./audit/static/internal/auditbench [-runs 3] [-synth DIR] [-doc docs/benchmarks.md]
+//	go run ./audit/static/internal/auditbench gen -out DIR   # only write the synthetic tree
+//
+// Targets: the fixture module and a synthetic status-go-shaped tree of about
+// 200,000 lines (written by package synth into a temporary directory unless
+// -synth names one). Each command runs once to warm the build cache, as it
+// would be in CI, then -runs times; the median wall time is reported. Peak
+// memory is the largest resident set of any process the command started
+// (go vet runs one vet process per package), measured with getrusage.
+//
+// It is a developer tool for `make bench`; it must not be imported.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mvdsguard/mvdsguard/audit/static/internal/synth"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "measure" {
+		os.Exit(measure(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "gen" {
+		os.Exit(gen(os.Args[2:]))
+	}
+	if err := bench(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "auditbench:", err)
+		os.Exit(1)
+	}
+}
+
+func gen(args []string) int {
+	fs := flag.NewFlagSet("gen", flag.ExitOnError)
+	out := fs.String("out", "", "directory to write the synthetic module into (must be empty or absent)")
+	pkgs := fs.Int("packages", synth.Default().Packages, "feature packages")
+	_ = fs.Parse(args)
+	if *out == "" {
+		fmt.Fprintln(os.Stderr, "auditbench gen: -out is required")
+		return 2
+	}
+	o := synth.Default()
+	o.Packages = *pkgs
+	st, err := synth.Write(*out, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "auditbench gen:", err)
+		return 1
+	}
+	fmt.Printf("wrote %d packages, %d files, %d lines to %s\n", st.Packages, st.Files, st.Lines, *out)
+	return 0
+}
+
+// sample is one measured run.
+type sample struct {
+	Wall   time.Duration `json:"wall"`
+	MaxRSS int64         `json:"maxRSSKiB"`
+	Exit   int           `json:"exit"`
+}
+
+// measure runs a command and reports its wall time and the largest resident
+// set among the processes it started, as JSON on stdout.
+func measure(args []string) int {
+	if len(args) < 2 {
+		fmt.Fprintln(os.Stderr, "auditbench measure: want dir command...")
+		return 2
+	}
+	cmd := exec.Command(args[1], args[2:]...)
+	cmd.Dir = args[0]
+	cmd.Stdout = nil
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	code := 0
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		code = exitErr.ExitCode()
+	} else if err != nil {
+		fmt.Fprintln(os.Stderr, "auditbench measure:", err)
+		return 2
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		fmt.Fprintln(os.Stderr, "auditbench measure: getrusage:", err)
+		return 2
+	}
+	// Exit codes 1 (findings) are expected; anything else is a failure
+	// worth seeing.
+	if code > 1 {
+		os.Stderr.Write(stderr.Bytes())
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(sample{Wall: wall, MaxRSS: int64(ru.Maxrss), Exit: code})
+	return 0
+}
+
+type target struct {
+	name, dir string
+	lines     int
+	// edit is a file the "after an edit" scenario appends a function to: a
+	// package most others import, so go vet must redo their analysis.
+	edit string
+}
+
+// scenario is a state of the build cache both commands run in.
+type scenario struct {
+	name string
+	// cold: a fresh, empty GOCACHE for every run (a CI job without a
+	// cache). Otherwise the cache is warm from the warm-up run.
+	cold bool
+	// edit: add a function to target.edit before every run.
+	edit bool
+}
+
+var scenarios = []scenario{
+	{name: "cold cache (CI without a cache)", cold: true},
+	{name: "warm cache, API of a shared package edited", edit: true},
+	{name: "warm cache, nothing changed", edit: false},
+}
+
+type result struct {
+	target          target
+	scenario        scenario
+	vetRuns, auRuns []time.Duration
+	vetRSS, auRSS   int64
+}
+
+func bench(args []string) error {
+	fs := flag.NewFlagSet("auditbench", flag.ExitOnError)
+	runs := fs.Int("runs", 3, "timed runs per command and scenario (after one warm-up run)")
+	synthDir := fs.String("synth", "", "existing synthetic tree to use (default: generate one in a temporary directory)")
+	doc := fs.String("doc", "", "write the results into this file between <!-- audit:begin --> and <!-- audit:end -->")
+	_ = fs.Parse(args)
+
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "auditbench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "mvdsaudit")
+	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "tools", "mvdsaudit")).CombinedOutput(); err != nil {
+		return fmt.Errorf("build mvdsaudit: %v\n%s", err, out)
+	}
+	// The targets are copied, so that the edit scenario never touches the
+	// repository.
+	fixtures := filepath.Join(tmp, "fixtures")
+	if err := copyTree(filepath.Join(root, "fixtures", "statusgo"), fixtures); err != nil {
+		return err
+	}
+	dir := *synthDir
+	if dir == "" {
+		dir = filepath.Join(tmp, "synth")
+		st, err := synth.Write(dir, synth.Default())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "generated %d packages, %d lines in %s\n", st.Packages, st.Lines, dir)
+	} else {
+		copied := filepath.Join(tmp, "synth")
+		if err := copyTree(dir, copied); err != nil {
+			return err
+		}
+		dir = copied
+	}
+	targets := []target{
+		{name: "fixtures/statusgo", dir: fixtures, edit: filepath.Join(fixtures, "protocol", "common", "raw_message.go")},
+		{name: "synthetic tree", dir: dir, edit: filepath.Join(dir, "protocol", "forward", "forward.go")},
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	vet := []string{"go", "vet", "./..."}
+	audit := []string{bin, "./..."}
+	var results []result
+	for ti, t := range targets {
+		t.lines = countLines(t.dir)
+		// Warm-up: fills the build cache as a CI cache (or a developer's
+		// machine) would have it.
+		for _, c := range [][]string{vet, audit} {
+			if _, err := run(self, t.dir, c, nil); err != nil {
+				return err
+			}
+		}
+		for _, sc := range scenarios {
+			r := result{target: t, scenario: sc}
+			for i := 0; i < *runs; i++ {
+				if sc.edit {
+					if err := appendFunc(t.edit, i); err != nil {
+						return err
+					}
+				}
+				var vetEnv, auditEnv []string
+				if sc.cold {
+					// Each command gets its own empty cache, so that the
+					// second does not profit from the first.
+					vetEnv = []string{"GOCACHE=" + filepath.Join(tmp, fmt.Sprintf("gocache-%d-vet-%d", ti, i))}
+					auditEnv = []string{"GOCACHE=" + filepath.Join(tmp, fmt.Sprintf("gocache-%d-audit-%d", ti, i))}
+				}
+				v, err := run(self, t.dir, vet, vetEnv)
+				if err != nil {
+					return err
+				}
+				a, err := run(self, t.dir, audit, auditEnv)
+				if err != nil {
+					return err
+				}
+				for _, e := range append(vetEnv, auditEnv...) {
+					os.RemoveAll(strings.TrimPrefix(e, "GOCACHE="))
+				}
+				r.vetRuns = append(r.vetRuns, v.Wall)
+				r.auRuns = append(r.auRuns, a.Wall)
+				r.vetRSS = max(r.vetRSS, v.MaxRSS)
+				r.auRSS = max(r.auRSS, a.MaxRSS)
+			}
+			results = append(results, r)
+		}
+	}
+	section := render(results, *runs)
+	fmt.Print(section)
+	if *doc != "" {
+		return writeSection(*doc, section)
+	}
+	return nil
+}
+
+// appendFunc adds an exported function to a shared file: its export data
+// changes, so go vet has to analyse every package that imports it again (a
+// comment alone would not do: go caches by content).
+func appendFunc(path string, i int) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = fmt.Fprintf(f, "\n// BenchEdit%[1]d%[2]d is a benchmark edit.\nfunc BenchEdit%[1]d%[2]d() {}\n", i, time.Now().UnixNano())
+	return err
+}
+
+func copyTree(src, dst string) error {
+	return filepath.Walk(src, func(path string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+}
+
+func run(self, dir string, command, env []string) (sample, error) {
+	var out bytes.Buffer
+	cmd := exec.Command(self, append([]string{"measure", dir}, command...)...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout = &out
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return sample{}, fmt.Errorf("measure %s in %s: %w", strings.Join(command, " "), dir, err)
+	}
+	var s sample
+	if err := json.Unmarshal(out.Bytes(), &s); err != nil {
+		return sample{}, fmt.Errorf("measure %s: %w", strings.Join(command, " "), err)
+	}
+	if s.Exit > 1 {
+		return s, fmt.Errorf("%s in %s exited %d", strings.Join(command, " "), dir, s.Exit)
+	}
+	return s, nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func countLines(dir string) int {
+	n := 0
+	_ = filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && strings.HasSuffix(path, ".go") {
+			if data, err := os.ReadFile(path); err == nil {
+				n += bytes.Count(data, []byte("\n"))
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+func render(rs []result, runs int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Static audit: mvdsaudit against go vet\n\n")
+	fmt.Fprintf(&b, "Command: `make bench-audit` (it runs `go run ./audit/static/internal/auditbench -doc docs/benchmarks.md`). ")
+	fmt.Fprintf(&b, "Both commands run on `./...` of the same module, one after the other, %d times per scenario after a warm-up run; ", runs)
+	fmt.Fprintf(&b, "the table shows the median wall time. Peak memory is the largest resident set of any process the command started ")
+	fmt.Fprintf(&b, "(getrusage of the children: go vet starts one vet process per package, mvdsaudit is one process plus `go list`). ")
+	fmt.Fprintf(&b, "The synthetic tree is written by `audit/static/internal/synth` into a temporary directory. ")
+	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs, %s.\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), goVersion())
+	b.WriteString("| packages | Go lines | scenario | go vet | mvdsaudit | ratio (audit / vet) | go vet peak RSS | mvdsaudit peak RSS |\n")
+	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|\n")
+	for _, r := range rs {
+		v, a := median(r.vetRuns), median(r.auRuns)
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %.2f× | %s | %s |\n", r.target.name, r.target.lines, r.scenario.name,
+			v.Round(time.Millisecond), a.Round(time.Millisecond), float64(a)/float64(v), mib(r.vetRSS), mib(r.auRSS))
+	}
+	b.WriteString("\nAll timed runs (ms), go vet / mvdsaudit:\n\n")
+	for _, r := range rs {
+		fmt.Fprintf(&b, "- %s, %s: %s / %s\n", r.target.name, r.scenario.name, msList(r.vetRuns), msList(r.auRuns))
+	}
+	return b.String()
+}
+
+func msList(ds []time.Duration) string {
+	var parts []string
+	for _, d := range ds {
+		parts = append(parts, fmt.Sprint(d.Milliseconds()))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func mib(kib int64) string { return fmt.Sprintf("%.0f MiB", float64(kib)/1024) }
+
+func goVersion() string {
+	out, err := exec.Command("go", "env", "GOVERSION").Output()
+	if err != nil {
+		return runtime.Version()
+	}
+	return strings.TrimSpace(string(out))
+}
+
+const beginMarker, endMarker = "<!-- audit:begin -->", "<!-- audit:end -->"
+
+// writeSection replaces what lies between the audit markers, creating the
+// file with just the markers if it does not exist. Nothing outside the
+// markers is touched: other sections belong to other parts of the project.
+func writeSection(path, section string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		data = []byte("# Benchmarks\n\n" + beginMarker + "\n" + endMarker + "\n")
+	} else if err != nil {
+		return err
+	}
+	s := string(data)
+	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s has no %s ... %s section", path, beginMarker, endMarker)
+	}
+	s = s[:i+len(beginMarker)] + "\n" + section + s[j:]
+	return os.WriteFile(path, []byte(s), 0o644)
+}
+
+func repoRoot() (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		return "", fmt.Errorf("find the module root: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
