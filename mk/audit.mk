@@ -1,0 +1,24 @@
+# Static audit (audit/static, tools/mvdsaudit): benchmark, fuzzing and a
+# convenience target for auditing a status-go checkout.
+
+BENCH_TARGETS += bench-audit
+
+.PHONY: bench-audit fuzz-audit audit-status-go
+
+## bench-audit: mvdsaudit against go vet on the fixtures and a ~200k-line synthetic tree (cold
+## cache, edited, unchanged), with peak memory; rewrites the audit section of docs/benchmarks.md.
+AUDIT_BENCH_RUNS ?= 3
+bench-audit:
+	$(GO) run ./audit/static/internal/auditbench -runs $(AUDIT_BENCH_RUNS) -doc docs/benchmarks.md
+
+## fuzz-audit: fuzz the audit's parsers (configuration, suppression directives, baseline) for
+## FUZZTIME each. Their seeds under testdata/fuzz run with every `make test`.
+fuzz-audit:
+	$(GO) test ./audit/static/config -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./audit/static/suppress -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./audit/static/baseline -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+
+## audit-status-go: run the audit on a status-go checkout, STATUS_GO=/path/to/status-go.
+audit-status-go:
+	@test -n "$(STATUS_GO)" || { echo "set STATUS_GO to a status-go checkout"; exit 2; }
+	$(GO) run ./tools/mvdsaudit -C $(STATUS_GO) -sites ./protocol/...
