@@ -208,7 +208,14 @@ func (e *engine) litDecl(lit *ast.FuncLit, outer *fnDecl) *fnDecl {
 	if fd, ok := e.lits[lit]; ok {
 		return fd
 	}
-	n := len(e.litList) + 1
+	// Literals are numbered within their function, as the compiler names
+	// them (Messenger.SendContactUpdates.func1).
+	n := 1
+	for _, l := range e.litList {
+		if l.outer == outer {
+			n++
+		}
+	}
 	fd := &fnDecl{lit: lit, ftype: lit.Type, body: lit.Body, outer: outer}
 	if outer != nil {
 		fd.file = outer.file

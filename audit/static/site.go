@@ -247,11 +247,15 @@ func chatKinds(e *engine, eff Effect, mt statusgo.MessageType, content *statusgo
 // outcomes judges a message in one chat kind, enumerating the fields the
 // audit could not pin to a constant.
 func outcomes(eff Effect, mt statusgo.MessageType, chat statusgo.ChatKind) []Outcome {
-	if eff.Sink.Func == 0 {
-		return []Outcome{{Verdict: VerdictUnresolved, Mechanism: "unknown", Reason: "the message is handed to " + eff.Sink.String() + ", which the audit cannot follow"}}
-	}
 	msg := eff.Msg
 	rt := msg.field("ResendType")
+	if eff.Sink.Func == 0 {
+		o := Outcome{Verdict: VerdictUnresolved, Mechanism: "unknown", Reason: "the message is handed to " + eff.Sink.String() + ", which the audit cannot follow"}
+		if rt.Kind == KConst {
+			o.ResendType = constName(rt)
+		}
+		return []Outcome{o}
+	}
 	if rt.Kind != KConst {
 		return []Outcome{{Verdict: VerdictUnresolved, Mechanism: "unknown", ResendType: "unknown (" + describe(rt) + ")",
 			Reason: "the ResendType comes from " + describe(rt) + ", which the audit cannot resolve"}}
@@ -390,6 +394,11 @@ func (s *siteSet) build(e *engine) []Site {
 			site.Origin = ""
 		}
 		site.Outcomes = dedupeOutcomes(a.outcomes)
+		if len(site.Outcomes) == 1 {
+			// One outcome on every path: the conditions that led there
+			// explain nothing about the verdict.
+			site.Outcomes[0].When = ""
+		}
 		site.Verdict, site.Mechanism = combine(site.Outcomes)
 		site.Condition = condition(site.Outcomes)
 		site.SendCall = joinDistinct(site.Outcomes, func(o Outcome) string { return o.SendCall })
