@@ -126,12 +126,15 @@ type scenario struct {
 	cold bool
 	// edit: add a function to target.edit before every run.
 	edit bool
+	// noResultCache runs mvdsaudit with -cache=false.
+	noResultCache bool
 }
 
 var scenarios = []scenario{
 	{name: "cold cache (CI without a cache)", cold: true},
 	{name: "warm cache, API of a shared package edited", edit: true},
 	{name: "warm cache, nothing changed", edit: false},
+	{name: "warm cache, nothing changed, mvdsaudit -cache=false", noResultCache: true},
 }
 
 type result struct {
@@ -192,15 +195,19 @@ func bench(args []string) error {
 	}
 	vet := []string{"go", "vet", "./..."}
 	audit := []string{bin, "./..."}
+	// mvdsaudit's result cache lives in a directory of the benchmark's
+	// own, so that runs neither read nor fill the user's.
+	warmResults := "XDG_CACHE_HOME=" + filepath.Join(tmp, "results")
 	var results []result
 	for ti, t := range targets {
 		t.lines = countLines(t.dir)
 		// Warm-up: fills the build cache as a CI cache (or a developer's
 		// machine) would have it.
-		for _, c := range [][]string{vet, audit} {
-			if _, err := run(self, t.dir, c, nil); err != nil {
-				return err
-			}
+		if _, err := run(self, t.dir, vet, nil); err != nil {
+			return err
+		}
+		if _, err := run(self, t.dir, audit, []string{warmResults}); err != nil {
+			return err
 		}
 		for _, sc := range scenarios {
 			r := result{target: t, scenario: sc}
@@ -210,23 +217,33 @@ func bench(args []string) error {
 						return err
 					}
 				}
-				var vetEnv, auditEnv []string
+				var vetEnv []string
+				auditEnv := []string{warmResults}
+				var scratch []string
 				if sc.cold {
-					// Each command gets its own empty cache, so that the
+					// Each command gets its own empty caches, so that the
 					// second does not profit from the first.
-					vetEnv = []string{"GOCACHE=" + filepath.Join(tmp, fmt.Sprintf("gocache-%d-vet-%d", ti, i))}
-					auditEnv = []string{"GOCACHE=" + filepath.Join(tmp, fmt.Sprintf("gocache-%d-audit-%d", ti, i))}
+					vc := filepath.Join(tmp, fmt.Sprintf("gocache-%d-vet-%d", ti, i))
+					ac := filepath.Join(tmp, fmt.Sprintf("gocache-%d-audit-%d", ti, i))
+					rc := filepath.Join(tmp, fmt.Sprintf("results-%d-%d", ti, i))
+					vetEnv = []string{"GOCACHE=" + vc}
+					auditEnv = []string{"GOCACHE=" + ac, "XDG_CACHE_HOME=" + rc}
+					scratch = append(scratch, vc, ac, rc)
+				}
+				auditCmd := audit
+				if sc.noResultCache {
+					auditCmd = []string{bin, "-cache=false", "./..."}
 				}
 				v, err := run(self, t.dir, vet, vetEnv)
 				if err != nil {
 					return err
 				}
-				a, err := run(self, t.dir, audit, auditEnv)
+				a, err := run(self, t.dir, auditCmd, auditEnv)
 				if err != nil {
 					return err
 				}
-				for _, e := range append(vetEnv, auditEnv...) {
-					os.RemoveAll(strings.TrimPrefix(e, "GOCACHE="))
+				for _, dir := range scratch {
+					os.RemoveAll(dir)
 				}
 				r.vetRuns = append(r.vetRuns, v.Wall)
 				r.auRuns = append(r.auRuns, a.Wall)
@@ -320,6 +337,7 @@ func render(rs []result, runs int) string {
 	fmt.Fprintf(&b, "the table shows the median wall time. Peak memory is the largest resident set of any process the command started ")
 	fmt.Fprintf(&b, "(getrusage of the children: go vet starts one vet process per package, mvdsaudit is one process plus `go list`). ")
 	fmt.Fprintf(&b, "The synthetic tree is written by `audit/static/internal/synth` into a temporary directory. ")
+	fmt.Fprintf(&b, "A cold run gives each command an empty GOCACHE (and mvdsaudit an empty result cache). go vet caches the results of packages whose inputs it has seen; mvdsaudit caches the result of a whole run whose inputs are unchanged (`-cache=false` turns that off, shown in the last row of each target). ")
 	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs, %s.\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), goVersion())
 	b.WriteString("| packages | Go lines | scenario | go vet | mvdsaudit | ratio (audit / vet) | go vet peak RSS | mvdsaudit peak RSS |\n")
 	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|\n")
