@@ -48,6 +48,8 @@ type engine struct {
 
 	nextObj int
 	sites   *siteSet
+	// truncated names the functions whose paths exceeded maxStates.
+	truncated map[string]bool
 	// interesting are the functions worth interpreting (see candidates);
 	// a call to any other function of the package yields unknown results.
 	interesting map[*fnDecl]bool
@@ -92,6 +94,7 @@ func newEngine(pass *analysis.Pass, cfg *config.Config) *engine {
 		watch:          map[string]bool{},
 		ignore:         map[string]bool{},
 		importedByName: map[string][]string{},
+		truncated:      map[string]bool{},
 		sites:          newSiteSet(),
 	}
 	if e.info == nil {

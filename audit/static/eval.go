@@ -549,11 +549,26 @@ func (in *interp) composite(lit *ast.CompositeLit, st *state) []vs {
 			o.base = unknown(exprText(lit))
 		}
 		for i, name := range names {
-			o.fields[name] = a.vals[i]
+			if keepField(typ, name) {
+				o.fields[name] = a.vals[i]
+			}
 		}
 		out = append(out, vs{a.st, Value{Kind: KObj, Obj: o.id, Text: exprText(lit)}})
 	}
 	return out
+}
+
+// keepField reports whether a field of a tracked object matters: every
+// field of a RawMessage, a Chat's kind and id, a chat message's content
+// type. Keeping the others would only keep equal paths apart.
+func keepField(typ, name string) bool {
+	switch typ {
+	case statusgo.RawMessageType:
+		return true
+	case statusgo.ChatType:
+		return name == statusgo.ChatTypeField || name == "ID"
+	}
+	return trackedField[name]
 }
 
 func anyInteresting(vs []Value) bool {

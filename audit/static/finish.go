@@ -12,6 +12,9 @@ import (
 // and its send sites. Sends whose destination or decisive fields depend on
 // the caller become summary effects; the rest become sites here.
 func (in *interp) finish(ended, live []*state) {
+	if in.truncated {
+		in.e.truncated[in.fd.name] = true
+	}
 	in.paths(ended, live)
 	for _, r := range in.recs {
 		if in.ignored {

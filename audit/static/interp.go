@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/token"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/mvdsguard/mvdsguard/audit/statusgo"
@@ -13,7 +14,7 @@ import (
 // maxStates bounds the paths followed through one function. Paths that
 // reach the same abstract state are merged first, so the bound is only hit
 // by functions with many independent branches that all change a message.
-const maxStates = 48
+const maxStates = 96
 
 // interp interprets one function body over abstract states.
 type interp struct {
@@ -267,19 +268,28 @@ func (in *interp) assign(lhs ast.Expr, v Value, rhs ast.Expr, tok token.Token, s
 		if l.Name == "_" {
 			return
 		}
-		_, tracked := st.env[l.Name]
-		if !tracked && in.e.isPackageVar(l) {
+		if in.e.isPackageVar(l) {
 			return
 		}
-		if tracked || interesting(v) {
-			if v.Kind == KUnknown && v.Root == "" {
-				v.Root = l.Name
-			}
-			st.env[l.Name] = v
+		if !interesting(v) {
+			// A runtime value: forget what the variable held, so that a
+			// read yields a runtime value named after it.
+			delete(st.env, l.Name)
+			return
 		}
+		if v.Kind == KUnknown && v.Root == "" {
+			// chat.ID read later must name this variable, to be matched
+			// with chat.DefaultResendType() on the same chat.
+			v.Root = l.Name
+		}
+		st.env[l.Name] = v
 	case *ast.SelectorExpr:
-		if o := in.target(l.X, st); o != nil {
-			o.fields[l.Sel.Name] = v
+		if o := in.target(l.X, l.Sel.Name, st); o != nil {
+			// Of a struct that is not a RawMessage or a Chat only the
+			// fields the audit reads are worth keeping apart.
+			if keepField(o.typ, l.Sel.Name) {
+				o.fields[l.Sel.Name] = v
+			}
 		}
 	case *ast.StarExpr:
 		for _, a := range in.eval(l.X, st) {
@@ -299,7 +309,7 @@ func (in *interp) assign(lhs ast.Expr, v Value, rhs ast.Expr, tok token.Token, s
 // target returns the object a field assignment writes to, creating one for
 // a variable that holds something the audit did not track yet (such as a
 // chat Message whose ContentType is being set).
-func (in *interp) target(x ast.Expr, st *state) *object {
+func (in *interp) target(x ast.Expr, field string, st *state) *object {
 	x = ast.Unparen(x)
 	if star, ok := x.(*ast.StarExpr); ok {
 		x = star.X
@@ -313,7 +323,7 @@ func (in *interp) target(x ast.Expr, st *state) *object {
 		case KObj:
 			return st.heap[v.Obj]
 		case KParam, KUnknown:
-			if in.e.isPackageVar(id) {
+			if in.e.isPackageVar(id) || !trackedField[field] {
 				return nil
 			}
 			base := v
@@ -333,6 +343,10 @@ func (in *interp) target(x ast.Expr, st *state) *object {
 	}
 	return nil
 }
+
+// trackedField names the fields of other structs the audit reads: a chat
+// Message's content type and a Chat's kind.
+var trackedField = map[string]bool{"ContentType": true, statusgo.ChatTypeField: true}
 
 func (in *interp) copyObject(v Value, st *state) Value {
 	src := st.heap[v.Obj]
@@ -366,6 +380,10 @@ func interesting(v Value) bool {
 		return v.ChatRoot != "" || len(v.Deps) > 0 || v.Root == nonNilMark || v.Root == senderMark
 	case KConst:
 		return v.Class != COther
+	case KNil:
+		// nil matters in a RawMessage's Sender and in a callback a caller
+		// did not pass; in a local it only keeps paths apart.
+		return false
 	}
 	return true
 }
@@ -821,9 +839,14 @@ func (in *interp) merge(sts []*state) []*state {
 	}
 	var out []*state
 	index := map[string]*state{}
+	roots := make([]int, 0, len(in.paramObjs))
+	for _, id := range in.paramObjs {
+		roots = append(roots, id)
+	}
+	sort.Ints(roots)
 	for _, st := range live {
 		in.collect(st)
-		sig := st.signature()
+		sig := st.sig(roots) + ";iter=" + strconv.Itoa(st.iter)
 		if prev, ok := index[sig]; ok {
 			prev.conds = commonPrefix(prev.conds, st.conds)
 			prev.trails = unionTrails(prev.trails, st.trails)
@@ -842,9 +865,6 @@ func (in *interp) merge(sts []*state) []*state {
 // collect drops heap objects no variable can reach any more: they cannot
 // change what happens next, and keeping them would keep equal paths apart.
 func (in *interp) collect(st *state) {
-	if len(st.heap) <= 4 {
-		return
-	}
 	reach := map[int]bool{}
 	var mark func(v Value)
 	mark = func(v Value) {

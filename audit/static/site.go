@@ -390,6 +390,9 @@ func (s *siteSet) build(e *engine) []Site {
 		if a.syntax {
 			site.Resolution = "syntax"
 		}
+		if e.truncated[a.fn] {
+			site.Notes = append(site.Notes, fmt.Sprintf("%s has more paths than the audit follows (%d); outcomes may be incomplete", a.fn, maxStates))
+		}
 		if site.Origin == site.Position {
 			site.Origin = ""
 		}

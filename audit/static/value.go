@@ -316,7 +316,36 @@ func (s *state) signature() string {
 // signatureNoIter is signature without the loop iteration mark, to compare
 // a loop body's output with its input.
 func (s *state) signatureNoIter() string {
+	return s.sig(nil)
+}
+
+// sig writes the state canonically: objects are numbered in the order they
+// are reached from the variables (then the given roots), not by their heap
+// ids, so that two paths that built equal objects separately still merge.
+func (s *state) sig(roots []int) string {
 	var b strings.Builder
+	canon := map[int]int{}
+	var pending []int
+	var key func(v Value) string
+	key = func(v Value) string {
+		if v.Kind != KObj {
+			// Deps are left out: they only carry a content type into a
+			// payload, and paths that differ in them alone are merged.
+			d := v
+			d.Deps = nil
+			return d.key()
+		}
+		id, ok := canon[v.Obj]
+		if !ok {
+			id = len(canon)
+			canon[v.Obj] = id
+			pending = append(pending, v.Obj)
+		}
+		if v.Ptr {
+			return "p" + strconv.Itoa(id)
+		}
+		return "o" + strconv.Itoa(id)
+	}
 	keys := make([]string, 0, len(s.env))
 	for k := range s.env {
 		keys = append(keys, k)
@@ -325,29 +354,34 @@ func (s *state) signatureNoIter() string {
 	for _, k := range keys {
 		b.WriteString(k)
 		b.WriteByte('=')
-		b.WriteString(s.env[k].key())
+		b.WriteString(key(s.env[k]))
 		b.WriteByte(';')
 	}
-	ids := make([]int, 0, len(s.heap))
-	for id := range s.heap {
-		ids = append(ids, id)
+	for _, id := range roots {
+		b.WriteString("root=")
+		b.WriteString(key(Value{Kind: KObj, Obj: id}))
+		b.WriteByte(';')
 	}
-	sort.Ints(ids)
 	var fk []string
-	for _, id := range ids {
-		o := s.heap[id]
+	for i := 0; i < len(pending); i++ {
+		o := s.heap[pending[i]]
+		b.WriteString("#")
+		b.WriteString(strconv.Itoa(canon[pending[i]]))
+		if o == nil {
+			b.WriteString("{gone}")
+			continue
+		}
 		fk = fk[:0]
 		for k := range o.fields {
 			fk = append(fk, k)
 		}
 		sort.Strings(fk)
-		b.WriteByte('#')
-		b.WriteString(strconv.Itoa(id))
-		b.WriteByte('{')
+		b.WriteString("{")
+		b.WriteString(o.base.key())
 		for _, k := range fk {
 			b.WriteString(k)
 			b.WriteByte(':')
-			b.WriteString(o.fields[k].key())
+			b.WriteString(key(o.fields[k]))
 			b.WriteByte(',')
 		}
 		b.WriteByte('}')
