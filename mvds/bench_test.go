@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/status-im/mvds/node"
 	"github.com/status-im/mvds/state"
 )
 
@@ -63,9 +62,12 @@ func benchEpoch(b *testing.B, scenario, kind string, pending, every int) {
 	if kind == "bare" {
 		ss = state.NewPersistentSyncState(db.sql)
 	} else {
-		eng := &engine{db: db.sql}
-		eng.node = node.NewNode(nil, nil, nil, nil, 0, PeerID{1}, node.BATCH, nil, nil)
-		ss = &hookedState{db: db.sql, eng: eng, hook: &benchHook{}, limit: MaxSendCount, scanned: true}
+		hs, err := NewSyncState(db, &benchHook{}, func() int64 { return 1000 })
+		if err != nil {
+			b.Fatal(err)
+		}
+		hs.(*hookedState).scanned = true // steady state: the start-up scan is done
+		ss = hs
 	}
 	next := StockNextEpoch(rand.New(rand.NewPCG(1, 1)).IntN)
 	const epoch = 1000

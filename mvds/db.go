@@ -68,11 +68,36 @@ func Open(path string, schemas ...Schema) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", abs, err)
 	}
 	db := &DB{sql: sqldb, path: abs}
-	if err := db.init(all); err != nil {
+	if err := db.init(all, true); err != nil {
 		_ = sqldb.Close()
 		return nil, db.explain(err)
 	}
 	return db, nil
+}
+
+// FromSQL adopts a database the application already opened — status-go's
+// SQLCipher-encrypted application database, for example, where mvds's tables
+// already live. It applies the same version checks and migrations as Open
+// (recognising a database that mvds's own migrations created) but leaves the
+// handle's pragmas alone: journal mode, busy timeout and foreign keys are the
+// application's choice. label names the database in errors. Closing the
+// returned DB closes db.
+func FromSQL(db *sql.DB, label string, schemas ...Schema) (*DB, error) {
+	if db == nil {
+		return nil, errors.New("adopt database: nil handle")
+	}
+	if label == "" {
+		label = "database"
+	}
+	all, err := allSchemas(schemas)
+	if err != nil {
+		return nil, fmt.Errorf("adopt database %s: %w", label, err)
+	}
+	d := &DB{sql: db, path: label}
+	if err := d.init(all, false); err != nil {
+		return nil, fmt.Errorf("adopt database %s: %w", label, err)
+	}
+	return d, nil
 }
 
 // SQL returns the underlying database handle, for components that keep their
@@ -194,7 +219,7 @@ func (db *DB) explain(err error) error {
 
 // init checks every recorded version against what this binary knows, switches
 // the journal to WAL, then applies what is missing in one transaction.
-func (db *DB) init(schemas []Schema) error {
+func (db *DB) init(schemas []Schema, wal bool) error {
 	ctx := context.Background()
 	// Read-only checks first, so that a database from the future or a corrupt
 	// file is never modified.
@@ -208,12 +233,14 @@ func (db *DB) init(schemas []Schema) error {
 	if err := checkNotFuture(schemas, recorded); err != nil {
 		return err
 	}
-	var mode string
-	if err := db.sql.QueryRowContext(ctx, `PRAGMA journal_mode=WAL`).Scan(&mode); err != nil {
-		return fmt.Errorf("set WAL journal: %w", err)
-	}
-	if mode != "wal" {
-		return fmt.Errorf("set WAL journal: SQLite kept journal mode %q", mode)
+	if wal {
+		var mode string
+		if err := db.sql.QueryRowContext(ctx, `PRAGMA journal_mode=WAL`).Scan(&mode); err != nil {
+			return fmt.Errorf("set WAL journal: %w", err)
+		}
+		if mode != "wal" {
+			return fmt.Errorf("set WAL journal: SQLite kept journal mode %q", mode)
+		}
 	}
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {

@@ -16,6 +16,9 @@ import (
 	"go.uber.org/zap"
 )
 
+// closeWait bounds how long Close waits for the current epoch's sends.
+const closeWait = 5 * time.Second
+
 // ErrClosed is returned by operations on a closed Node.
 var ErrClosed = errors.New("mvds node is closed")
 
@@ -56,6 +59,7 @@ type engine struct {
 
 	// Guarded by the lock.
 	closed       bool
+	inEpoch      bool // between Map and Clear: the epoch's payloads are being sent
 	mapEpoch     int64
 	tx           *sql.Tx
 	inOp         bool
@@ -182,8 +186,18 @@ func (e *engine) op(ctx context.Context, withTx, local bool, fn func(tx *sql.Tx)
 
 // close marks the engine closed and stops mvds while holding the lock, so
 // that no packet is inside mvds when Stop touches its subscription field.
+//
+// A Map that counted attempts is followed by the sends of its payloads,
+// outside the lock; close waits for them (up to closeWait) so that every
+// attempt counted also went out.
 func (e *engine) close() {
+	deadline := time.Now().Add(closeWait)
 	e.lock()
+	for e.inEpoch && !e.closed && time.Now().Before(deadline) {
+		e.unlock()
+		time.Sleep(100 * time.Microsecond)
+		e.lock()
+	}
 	defer e.unlock()
 	if e.closed {
 		return
@@ -219,6 +233,7 @@ func (e *engine) Map(epoch int64, process func(State) State) error {
 		return nil
 	}
 	e.mapEpoch = epoch
+	e.inEpoch = true
 	return e.inner.Map(epoch, process)
 }
 
@@ -238,6 +253,7 @@ func (e *engine) Clear(count uint64) error {
 		return nil
 	}
 	k := e.mapEpoch
+	e.inEpoch = false
 	err := errors.Join(e.flushFailures(), e.inner.Clear(count), e.persistEpoch(k+1))
 	// The lock stays held until the releaser sees mvds increment the epoch.
 	e.release <- k

@@ -81,7 +81,7 @@ func NewNode(db *DB, t transport.Transport, id PeerID, opts ...Option) (*Node, e
 	if cfg.stock {
 		eng.inner = state.NewPersistentSyncState(db.sql)
 	} else {
-		eng.hooked = &hookedState{db: db.sql, eng: eng, hook: cfg.hook, limit: MaxSendCount}
+		eng.hooked = &hookedState{db: db.sql, eng: eng, hook: cfg.hook, limit: MaxSendCount, now: eng.epoch}
 		eng.inner = eng.hooked
 	}
 	n := &Node{
@@ -242,15 +242,14 @@ func (n *Node) Reschedule(ctx context.Context, sel Selection, plan func(State) i
 		if err != nil {
 			return err
 		}
+		var moves []Move
 		for _, s := range states {
 			if e := plan(s); e != s.SendEpoch {
-				if err := op.Reschedule(s, e); err != nil {
-					return err
-				}
-				moved++
+				moves = append(moves, Move{State: s, Epoch: e})
 			}
 		}
-		return nil
+		moved, err = op.RescheduleMany(moves)
+		return err
 	})
 	if err != nil {
 		return 0, err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -169,6 +170,96 @@ func (op *Op) Reschedule(s State, epoch int64) error {
 		op.rescheduled = append(op.rescheduled, s)
 	}
 	return nil
+}
+
+// Move is one state and the epoch it should be due at.
+type Move struct {
+	State State
+	Epoch int64
+}
+
+// RescheduleMany applies many moves in this operation's transaction and tells
+// the Hook once. It returns how many states moved.
+func (op *Op) RescheduleMany(moves []Move) (int, error) {
+	moved := 0
+	for _, m := range moves {
+		before := len(op.rescheduled)
+		if err := op.Reschedule(m.State, m.Epoch); err != nil {
+			return moved, err
+		}
+		if len(op.rescheduled) > before {
+			moved++
+		}
+	}
+	return moved, nil
+}
+
+// Spread moves every state to now + offset(i), where i is its position when
+// the states are ordered by priority (lower first), then by their current
+// epoch, then by age: what a reconnect needs, with offset applying a burst
+// limit. It reads and writes only what it must (by rowid, without group ids)
+// so that 100,000 states move in well under a second. It returns how many
+// states moved.
+func (op *Op) Spread(priority func(MessageID, PeerID) int, offset func(i int) int64) (int, error) {
+	type slot struct {
+		rowid, epoch int64
+		prio         int
+		s            State
+	}
+	rows, err := op.tx.Query(`SELECT rowid, send_epoch, type, send_count, peer_id, message_id FROM mvds_states`)
+	if err != nil {
+		return 0, fmt.Errorf("spread: read states: %w", err)
+	}
+	var slots []slot
+	for rows.Next() {
+		var sl slot
+		var peer, msg []byte
+		if err := rows.Scan(&sl.rowid, &sl.epoch, &sl.s.Type, &sl.s.SendCount, &peer, &msg); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("spread: read states: %w", err)
+		}
+		copy(sl.s.PeerID[:], peer)
+		copy(sl.s.MessageID[:], msg)
+		sl.s.SendEpoch = sl.epoch
+		sl.prio = priority(sl.s.MessageID, sl.s.PeerID)
+		slots = append(slots, sl)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("spread: read states: %w", err)
+	}
+	sort.Slice(slots, func(i, j int) bool {
+		a, b := slots[i], slots[j]
+		if a.prio != b.prio {
+			return a.prio < b.prio
+		}
+		if a.epoch != b.epoch {
+			return a.epoch < b.epoch
+		}
+		return a.rowid < b.rowid
+	})
+	stmt, err := op.tx.Prepare(`UPDATE mvds_states SET send_epoch = ? WHERE rowid = ?`)
+	if err != nil {
+		return 0, fmt.Errorf("spread: prepare: %w", err)
+	}
+	defer stmt.Close()
+	now := op.Epoch()
+	moved := 0
+	for i, sl := range slots {
+		e := now + offset(i)
+		if e == sl.epoch {
+			continue
+		}
+		if _, err := stmt.Exec(e, sl.rowid); err != nil {
+			return moved, fmt.Errorf("spread: move %s→%s: %w", ShortID(sl.s.MessageID[:]), ShortID(sl.s.PeerID[:]), err)
+		}
+		moved++
+		if op.n.eng.hooked != nil {
+			sl.s.SendEpoch = e
+			op.rescheduled = append(op.rescheduled, sl.s)
+		}
+	}
+	return moved, nil
 }
 
 // Drop deletes s: mvds stops sending it. The Hook is told through Dropped.

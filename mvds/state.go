@@ -29,6 +29,7 @@ type hookedState struct {
 	eng   *engine
 	hook  Hook
 	limit uint64
+	now   func() int64 // the current epoch
 
 	// crossed collects the states whose send count went over the limit in
 	// the current epoch's Map; Clear reports exactly those. scanned records
@@ -39,6 +40,18 @@ type hookedState struct {
 }
 
 var _ state.SyncState = (*hookedState)(nil)
+
+// NewSyncState returns the hooked sync state alone, on db's mvds tables,
+// reporting epochs from epoch: for benchmarks that compare it with mvds's
+// own sync state, and for callers that build their own mvds node. Outside a
+// Node it gets none of the Node's serialisation; the caller must not use it
+// from two goroutines at once.
+func NewSyncState(db *DB, h Hook, epoch func() int64) (state.SyncState, error) {
+	if db == nil || h == nil || epoch == nil {
+		return nil, fmt.Errorf("new sync state: database, hook and epoch source are all required")
+	}
+	return &hookedState{db: db.sql, eng: &engine{db: db.sql}, hook: h, limit: MaxSendCount, now: epoch}, nil
+}
 
 const stateColumns = `type, send_count, send_epoch, group_id, peer_id, message_id`
 
@@ -124,7 +137,7 @@ func (h *hookedState) Remove(id MessageID, peer PeerID) (err error) {
 	if _, err := tx.ExecContext(h.ctx(), `DELETE FROM mvds_states WHERE message_id = ? AND peer_id = ?`, id[:], peer[:]); err != nil {
 		return fmt.Errorf("remove state %s→%s: %w", ShortID(id[:]), ShortID(peer[:]), err)
 	}
-	return h.hook.Acked(tx, h.eng.epoch(), states[0])
+	return h.hook.Acked(tx, h.now(), states[0])
 }
 
 func (h *hookedState) All(epoch int64) ([]State, error) {
@@ -209,7 +222,7 @@ func (h *hookedState) MapWithPeerId(peer PeerID, process func(State) State) (err
 	if err := updateEpochs(h.ctx(), tx, changed); err != nil {
 		return fmt.Errorf("reset epochs of peer %s: %w", ShortID(peer[:]), err)
 	}
-	return h.hook.Rescheduled(tx, h.eng.epoch(), changed)
+	return h.hook.Rescheduled(tx, h.now(), changed)
 }
 
 // Clear reports the states that went over the limit to the Hook, which alone
@@ -233,7 +246,7 @@ func (h *hookedState) Clear(limit uint64) (err error) {
 		return fmt.Errorf("clear: begin: %w", err)
 	}
 	defer func() { err = h.end(tx, err) }()
-	epoch := h.eng.epoch()
+	epoch := h.now()
 	for _, s := range candidates {
 		// An ack may have removed the state since Map counted the attempt.
 		var exists bool

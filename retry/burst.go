@@ -37,3 +37,12 @@ func (b Burst) offset(i int, epoch time.Duration) int64 {
 	perEpoch := b.Rate * epoch.Seconds()
 	return int64(math.Ceil(float64(i-b.Size+1) / perEpoch))
 }
+
+// Spread is how many epochs of length epoch the burst limit needs to let n
+// messages out.
+func (b Burst) Spread(n int, epoch time.Duration) int64 {
+	if n <= 0 {
+		return 0
+	}
+	return b.offset(n-1, epoch)
+}

@@ -107,6 +107,8 @@ type config struct {
 	logger      *zap.Logger
 	nodeOptions []mvds.Option
 	seed        *[2]uint64
+	epochLength time.Duration
+	noStartMove bool
 }
 
 // Option configures a Guard.
@@ -203,6 +205,31 @@ func WithLogger(l *zap.Logger) Option {
 func WithNodeOptions(opts ...mvds.Option) Option {
 	return func(c *config) error {
 		c.nodeOptions = append(c.nodeOptions, opts...)
+		return nil
+	}
+}
+
+// WithEpochLength sets the real time one epoch stands for when the Guard
+// converts delays, the burst rate and parking times to epochs (default: the
+// node's epoch duration). Only simulations that run epochs faster than real
+// time need it.
+func WithEpochLength(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("epoch length %v must be positive", d)
+		}
+		c.epochLength = d
+		return nil
+	}
+}
+
+// WithRescheduleOnStart sets whether starting the Guard while online counts
+// as a reconnect (default true: after a restart, states parked offline or
+// waiting on a long delay go out at once). Simulations that fast-forward by
+// restarting turn it off.
+func WithRescheduleOnStart(on bool) Option {
+	return func(c *config) error {
+		c.noStartMove = !on
 		return nil
 	}
 }
@@ -304,7 +331,7 @@ func (g *Guard) start(ctx context.Context) {
 		go func() { defer g.wg.Done(); w.Run(ctx) }()
 		go g.watchWakes(ctx, w)
 	}
-	if g.online.Load() {
+	if g.online.Load() && !g.cfg.noStartMove {
 		// A restart is a reconnect: states parked while offline, or waiting
 		// on a long delay, go out now.
 		g.reschedule(ctx, mvdsguard.ReasonReconnect)
@@ -376,9 +403,17 @@ func (g *Guard) policy(f mvdsguard.Flow, k Kind) Policy {
 	return BoundedPolicy
 }
 
+// epochLength is the real time one epoch stands for.
+func (g *Guard) epochLength() time.Duration {
+	if g.cfg.epochLength > 0 {
+		return g.cfg.epochLength
+	}
+	return g.node.EpochDuration()
+}
+
 // epochs converts a duration to whole epochs, at least one.
 func (g *Guard) epochs(d time.Duration) int64 {
-	e := g.node.EpochDuration()
+	e := g.epochLength()
 	n := int64((d + e - 1) / e)
 	if n < 1 {
 		n = 1
@@ -386,9 +421,14 @@ func (g *Guard) epochs(d time.Duration) int64 {
 	return n
 }
 
-// parkEpochs is how far a state that must not go out now is moved: it is
-// looked at again then, and a reconnect moves it back at once.
+// parkEpochs is how far a state whose attempts are used up is moved while
+// the sweeper decides its fate.
 func (g *Guard) parkEpochs(p Policy) int64 { return g.epochs(max(p.Max, time.Minute)) }
+
+// offlinePark is how far a due state is moved while offline. Every reconnect
+// moves all states back at once, so looking at them again sooner would only
+// cost work.
+const offlinePark = time.Hour
 
 // pairGroup is the mvds group of a one-to-one conversation between two
 // peers: the same on both sides, different for every pair.

@@ -31,7 +31,7 @@ func (g *Guard) Due(epoch int64, s mvds.State) mvds.Decision {
 		pol = e.policy
 	}
 	if !g.online.Load() {
-		return mvds.Decision{Action: mvds.Skip, NextEpoch: epoch + g.parkEpochs(pol)}
+		return mvds.Decision{Action: mvds.Skip, NextEpoch: epoch + g.epochs(offlinePark)}
 	}
 	if e == nil {
 		return mvds.Decision{Action: mvds.Send} // mvds's own traffic: its own curve

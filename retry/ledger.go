@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -365,55 +364,35 @@ func (g *Guard) failRecipients(op *mvds.Op, rs []recipient, reason mvdsguard.Rea
 }
 
 // rescheduleAll moves every pending state to the epochs the burst limit
-// allows from now on, critical flows first.
+// allows from now on, critical flows first, and writes a rescheduled event
+// for every pending message.
 func (g *Guard) rescheduleAll(op *mvds.Op, reason mvdsguard.Reason) (int, error) {
-	states, err := op.States(mvds.Selection{})
-	if err != nil {
-		return 0, err
-	}
-	rank := func(s mvds.State) int {
-		e := g.tracked[s.MessageID]
+	dur := g.epochLength()
+	moved, err := op.Spread(func(id mvds.MessageID, _ mvds.PeerID) int {
+		e := g.tracked[id]
 		switch {
 		case e == nil:
-			return 2
+			return 2 // mvds's own protocol states last
 		case e.policy.Indefinite():
 			return 0
 		default:
 			return 1
 		}
+	}, func(i int) int64 { return g.cfg.burst.offset(i, dur) })
+	if err != nil || moved == 0 {
+		return moved, err
 	}
-	sort.SliceStable(states, func(i, j int) bool { return rank(states[i]) < rank(states[j]) })
-	now, dur := op.Epoch(), g.node.EpochDuration()
-	moved := 0
-	apps := map[string]mvdsguard.Flow{}
-	var order []string
-	for i, s := range states {
-		e := now + g.cfg.burst.offset(i, dur)
-		if e == s.SendEpoch {
-			continue
-		}
-		if err := op.Reschedule(s, e); err != nil {
+	res, err := op.Tx().Exec(`INSERT INTO retry_events (type, app_id, chat_id, flow, peer, attempts, first_attempt_at, last_attempt_at, at, reason, retryable)
+		SELECT ?, app_id, chat_id, flow, NULL, attempts, first_attempt_at / 1000, last_attempt_at / 1000, ?, ?, 0
+		FROM retry_messages WHERE status = ? ORDER BY rowid`, int(mvdsguard.EventRescheduled), g.now().Unix(), string(reason), stPending)
+	if err != nil {
+		return moved, fmt.Errorf("write rescheduled events: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		g.txn.events = true
+		counts, err := pendingPerFlow(op.Tx())
+		if err != nil {
 			return moved, err
-		}
-		moved++
-		if t := g.tracked[s.MessageID]; t != nil {
-			if _, ok := apps[t.appID]; !ok {
-				apps[t.appID] = t.flow
-				order = append(order, t.appID)
-			}
-		}
-	}
-	at := g.now()
-	tx := op.Tx()
-	for _, app := range order {
-		if err := g.event(tx, mvdsguard.EventRescheduled, app, nil, reason, false, at); err != nil {
-			return moved, err
-		}
-	}
-	if len(order) > 0 {
-		counts := map[string]int{}
-		for _, f := range apps {
-			counts[f.String()]++
 		}
 		g.onCommit(func(mt *metrics) {
 			for f, n := range counts {
@@ -422,6 +401,23 @@ func (g *Guard) rescheduleAll(op *mvds.Op, reason mvdsguard.Reason) (int, error)
 		})
 	}
 	return moved, nil
+}
+
+func pendingPerFlow(tx *sql.Tx) (map[string]int, error) {
+	rows, err := tx.Query(`SELECT flow, count(*) FROM retry_messages WHERE status = ? GROUP BY flow`, stPending)
+	if err != nil {
+		return nil, fmt.Errorf("count pending per flow: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var f, n int
+		if err := rows.Scan(&f, &n); err != nil {
+			return nil, err
+		}
+		out[mvdsguard.Flow(f).String()] = n
+	}
+	return out, rows.Err()
 }
 
 // loadTracked fills the cache from the ledger at start-up.

@@ -209,6 +209,13 @@ func (n *Network) SetOnline(id PeerID, online bool) {
 	}
 }
 
+// SetObserver replaces the observer set with WithObserver (nil removes it).
+func (n *Network) SetObserver(f func(Transmission)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.observer = f
+}
+
 // Online reports whether a node is online.
 func (n *Network) Online(id PeerID) bool {
 	n.mu.Lock()

@@ -1,11 +1,12 @@
-// Command mvdsqa is mvdsguard's QA harness. Today it runs the engine demo:
-// the same scenarios on a stock node (status-go's configuration) and on a
-// hooked node, over the in-process transport, on SQLite files in a temporary
-// directory, and prints the comparison.
+// Command mvdsqa is mvdsguard's QA harness. Today it runs the same
+// scenarios on status-go's stock configuration and on the Guard, over the
+// in-process transport, on SQLite files in a temporary directory, and prints
+// the comparison.
 //
 // Usage:
 //
-//	mvdsqa demo [-epoch 1ms] [-seed 1] [-keep]
+//	mvdsqa demo   [-epoch 10ms] [-seed 1] [-messages 100] [-keep]
+//	mvdsqa outage [-epoch 10ms] [-seed 1] [-messages 1000] [-keep] [-outages 1m,1h,72h,336h]
 package main
 
 import (
@@ -14,13 +15,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 )
 
 const usage = `usage: mvdsqa <command> [flags]
 
 commands:
-  demo    run the stock-vs-hooked engine comparison on embedded defaults
+  demo    the stock-vs-guarded comparison on embedded defaults
+  outage  the outage matrix: messages queued offline, delivery after reconnect
 `
 
 func main() {
@@ -35,32 +38,46 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
-	case "demo":
-		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	case "demo", "outage":
+		fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 		fs.SetOutput(stderr)
-		cfg := demoConfig{}
-		fs.DurationVar(&cfg.epoch, "epoch", time.Millisecond, "wall-clock length of one simulated epoch (status-go's is 300ms)")
+		cfg := outageConfig{}
+		fs.DurationVar(&cfg.epoch, "epoch", 10*time.Millisecond, "wall-clock length of one simulated epoch (status-go's is 300ms)")
 		fs.Int64Var(&cfg.seed, "seed", 1, "seed of the network's and the jitter's random decisions")
 		fs.BoolVar(&cfg.keep, "keep", false, "keep the SQLite files and print their directory")
-		fs.IntVar(&cfg.messages, "messages", 20, "critical messages queued per scenario")
+		defaultMessages := 100
+		if args[0] == "outage" {
+			defaultMessages = 1000
+		}
+		fs.IntVar(&cfg.messages, "messages", defaultMessages, "critical messages queued per scenario")
+		outages := fs.String("outages", "1m,1h,72h,336h", "outage lengths (outage only)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return 2
 		}
 		if fs.NArg() > 0 {
-			fmt.Fprintf(stderr, "demo: unexpected argument %q\n", fs.Arg(0))
+			fmt.Fprintf(stderr, "%s: unexpected argument %q\n", args[0], fs.Arg(0))
 			return 2
 		}
 		if err := cfg.validate(); err != nil {
-			fmt.Fprintf(stderr, "demo: %v\n", err)
+			fmt.Fprintf(stderr, "%s: %v\n", args[0], err)
 			return 2
 		}
-		if err := runDemo(cfg, stdout); err != nil {
+		var err error
+		if args[0] == "demo" {
+			err = runDemo(cfg.demoConfig, stdout)
+		} else {
+			if cfg.outages, err = parseOutages(*outages); err != nil {
+				fmt.Fprintf(stderr, "outage: %v\n", err)
+				return 2
+			}
+			err = runOutage(cfg, stdout)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", args[0], err)
 			var fail *expectationError
 			if errors.As(err, &fail) {
-				fmt.Fprintf(stderr, "demo: %v\n", err)
 				return 1
 			}
-			fmt.Fprintf(stderr, "demo: %v\n", err)
 			return 2
 		}
 		return 0
@@ -71,4 +88,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mvdsqa: unknown command %q\n%s", args[0], usage)
 		return 2
 	}
+}
+
+func parseOutages(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, part := range strings.Split(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil {
+			return nil, fmt.Errorf("-outages: %q: %w", part, err)
+		}
+		if d < time.Second || d > 60*24*time.Hour {
+			return nil, fmt.Errorf("-outages: %v must be between 1s and 60 days", d)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
