@@ -198,6 +198,7 @@ func bench(args []string) error {
 	// mvdsaudit's result cache lives in a directory of the benchmark's
 	// own, so that runs neither read nor fill the user's.
 	warmResults := "XDG_CACHE_HOME=" + filepath.Join(tmp, "results")
+	loadBefore := loadAverage()
 	var results []result
 	for ti, t := range targets {
 		t.lines = countLines(t.dir)
@@ -253,7 +254,7 @@ func bench(args []string) error {
 			results = append(results, r)
 		}
 	}
-	section := render(results, *runs)
+	section := render(results, *runs, loadBefore, loadAverage())
 	fmt.Print(section)
 	if *doc != "" {
 		return writeSection(*doc, section)
@@ -329,7 +330,20 @@ func countLines(dir string) int {
 	return n
 }
 
-func render(rs []result, runs int) string {
+// loadAverage returns the one-minute load average, to tell readers whether
+// other work shared the cores during the run.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	if f := strings.Fields(string(data)); len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
+}
+
+func render(rs []result, runs int, loadBefore, loadAfter string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Static audit: mvdsaudit against go vet\n\n")
 	fmt.Fprintf(&b, "Command: `make bench-audit` (it runs `go run ./audit/static/internal/auditbench -doc docs/benchmarks.md`). ")
@@ -338,7 +352,8 @@ func render(rs []result, runs int) string {
 	fmt.Fprintf(&b, "(getrusage of the children: go vet starts one vet process per package, mvdsaudit is one process plus `go list`). ")
 	fmt.Fprintf(&b, "The synthetic tree is written by `audit/static/internal/synth` into a temporary directory. ")
 	fmt.Fprintf(&b, "A cold run gives each command an empty GOCACHE (and mvdsaudit an empty result cache). go vet caches the results of packages whose inputs it has seen; mvdsaudit caches the result of a whole run whose inputs are unchanged (`-cache=false` turns that off, shown in the last row of each target). ")
-	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs, %s.\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), goVersion())
+	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs, %s; one-minute load average %s before and %s after the run (above 0 means other work shared the cores, so absolute times are noisy; each pair of commands ran back to back, so the ratios are less so).\n\n",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), goVersion(), loadBefore, loadAfter)
 	b.WriteString("| packages | Go lines | scenario | go vet | mvdsaudit | ratio (audit / vet) | go vet peak RSS | mvdsaudit peak RSS |\n")
 	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
