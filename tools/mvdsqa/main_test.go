@@ -30,7 +30,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		"too many msgs":   {"demo", "-messages", "100000"},
 		"extra argument":  {"demo", "now"},
 		"bad outage":      {"outage", "-outages", "1m,soon"},
-		"outage too long": {"outage", "-outages", "1000h"},
+		"outage too long": {"outage", "-outages", "2000h"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(args, &out, &errOut); code != 2 {
