@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/mvdsguard/mvdsguard/internal/wait"
 	"github.com/mvdsguard/mvdsguard/mvds"
 	"github.com/mvdsguard/mvdsguard/mvds/memtransport"
 )
@@ -164,17 +165,10 @@ func (h *hookRecorder) ackedCount(keys []stateKey) int {
 	return n
 }
 
-// eventually polls cond until it holds or the deadline passes; loops in tests
-// are bounded in time.
+// eventually waits, bounded in time, for cond.
 func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.For(t, within, what, cond)
 }
 
 type testNode struct {

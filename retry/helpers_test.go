@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/mvdsguard/mvdsguard"
+	"github.com/mvdsguard/mvdsguard/internal/wait"
 	"github.com/mvdsguard/mvdsguard/mvds"
 	"github.com/mvdsguard/mvdsguard/mvds/memtransport"
 	"github.com/mvdsguard/mvdsguard/retry"
@@ -175,15 +176,10 @@ func (w *world) status(id string) retry.MessageStatus {
 	return s
 }
 
+// eventually waits, bounded in time, for cond.
 func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	wait.For(t, within, what, cond)
 }
 
 // events reads the whole log of g.

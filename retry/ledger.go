@@ -103,16 +103,22 @@ func (g *Guard) onCommit(f func(*metrics)) {
 
 func millis(d time.Duration) int64 { return d.Milliseconds() }
 
+// windows returns when a message pending since nowMs is to be marked stalled
+// and when it fails by deadline (unix milliseconds; 0 for never).
+func (p Policy) windows(nowMs int64) (stallAt, deadlineAt int64) {
+	if p.StallAfter > 0 {
+		stallAt = nowMs + millis(p.StallAfter)
+	}
+	if p.Deadline > 0 {
+		deadlineAt = nowMs + millis(p.Deadline)
+	}
+	return stallAt, deadlineAt
+}
+
 // track inserts the ledger rows of a new message.
 func (g *Guard) track(tx *sql.Tx, meta Meta, pol Policy, now time.Time, recips []recipient) error {
 	nowMs := now.UnixMilli()
-	var stallAt, deadlineAt int64
-	if pol.StallAfter > 0 {
-		stallAt = nowMs + millis(pol.StallAfter)
-	}
-	if pol.Deadline > 0 {
-		deadlineAt = nowMs + millis(pol.Deadline)
-	}
+	stallAt, deadlineAt := pol.windows(nowMs)
 	delivered, attempts := 0, 0
 	for _, r := range recips {
 		if r.delivered {
@@ -225,13 +231,7 @@ func (g *Guard) retryFailed(op *mvds.Op, m message, now time.Time) error {
 		return fmt.Errorf("reopen recipients: %w", err)
 	}
 	nowMs := now.UnixMilli()
-	var stallAt, deadlineAt int64
-	if pol.StallAfter > 0 {
-		stallAt = nowMs + millis(pol.StallAfter)
-	}
-	if pol.Deadline > 0 {
-		deadlineAt = nowMs + millis(pol.Deadline)
-	}
+	stallAt, deadlineAt := pol.windows(nowMs)
 	if _, err := tx.Exec(`UPDATE retry_messages SET status = ?, failed = 0, stalled = 0, reason = '', last_error = '',
 		finished_at = 0, stall_at = ?, deadline_at = ? WHERE app_id = ?`, stPending, stallAt, deadlineAt, m.appID); err != nil {
 		return fmt.Errorf("reopen message: %w", err)

@@ -1,7 +1,6 @@
 package retry
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -169,5 +168,3 @@ func (ps Policies) Set(f mvdsguard.Flow, k Kind, p Policy) error {
 	ps[policyKey{f, k}] = p
 	return nil
 }
-
-var errNoPolicy = errors.New("no policy")

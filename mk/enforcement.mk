@@ -1,0 +1,9 @@
+# The enforcement layer's bench target: the outage matrix, stock vs guarded,
+# printed as a table with ratios (see docs/benchmarks.md).
+BENCH_TARGETS += bench-outage
+
+OUTAGE_FLAGS ?=
+
+.PHONY: bench-outage
+bench-outage:
+	$(GO) run ./tools/mvdsqa outage $(OUTAGE_FLAGS)
