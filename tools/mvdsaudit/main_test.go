@@ -212,6 +212,19 @@ func TestBaselineFailsOnlyOnNewFindings(t *testing.T) {
 	if r := parseReport(t, out); len(r.Baselined) == 0 {
 		t.Fatal("no finding was matched by the baseline")
 	}
+	// A fixed finding leaves a stale entry, reported so the baseline can
+	// shrink.
+	insertLines(t, filepath.Join(mod, "protocol", "messages.go"), "common.ResendTypeNone,", "common.ResendTypeDataSync, //")
+	_, out, _ = audit(t, "-format", "json", "-C", mod, "-baseline", base, "./...")
+	stale := 0
+	for _, f := range parseReport(t, out).Findings {
+		if f.Rule == "MA9004" && f.Severity == "info" && strings.Contains(f.Message, "EMOJI_REACTION") {
+			stale++
+		}
+	}
+	if stale != 2 {
+		t.Fatalf("%d stale-entry findings after fixing the reaction; want one per flow (2)\n%s", stale, out)
+	}
 	// Lines move: an edit above every finding must not make them new.
 	insertLines(t, filepath.Join(mod, "protocol", "group_chat.go"), "import (", "\n// an edit that moves every line\n")
 	appendFile(t, filepath.Join(mod, "protocol", "group_chat.go"), `
