@@ -89,8 +89,13 @@ type Run struct {
 	warps    int
 	clock    *epochClock
 	lastSend atomic.Int64 // unix nanoseconds of the sender's last transmission
-	settle   int          // epochs an online fast-forward waits after a send (ackSettle)
-	observer atomic.Pointer[func(memtransport.Transmission)]
+	settle   int          // quiet epochs an online fast-forward needs (ackSettle)
+	// What the last loop of AdvanceUntil saw, to tell when the sender last
+	// did something: a transmission, or a change in what is pending.
+	seenSend    int64
+	seenPending int
+	activity    int64
+	observer    atomic.Pointer[func(memtransport.Transmission)]
 }
 
 // epochClock is the Guard's clock in a simulation: time advances with the
@@ -117,9 +122,11 @@ func (c *epochClock) Monotonic() time.Duration { return c.elapsed() }
 // stops, so that the node is surely running when it comes.
 const warpMargin = 3
 
-// ackSettle is how many epochs an online fast-forward waits for acks in
-// flight; a recipient acknowledges at its next epoch.
-const ackSettle = 5
+// ackSettle is how many of its own epochs an online sender must have been
+// quiet — nothing sent, nothing acknowledged — before it is fast-forwarded,
+// so that no ack is in flight when it restarts. A recipient acknowledges at
+// its next epoch; the margin covers a loaded machine.
+const ackSettle = 20
 
 // Start builds a run; the sender starts online.
 func Start(cfg Config) (*Run, error) {
@@ -401,6 +408,13 @@ func (r *Run) AdvanceUntil(limit int64, done func() (bool, error)) (int64, error
 			return 0, err
 		}
 		cur := r.Epoch()
+		pending, err := r.Pending()
+		if err != nil {
+			return 0, err
+		}
+		if sent := r.lastSend.Load(); sent != r.seenSend || pending != r.seenPending {
+			r.seenSend, r.seenPending, r.activity = sent, pending, cur
+		}
 		if ok {
 			return cur, nil
 		}
@@ -423,9 +437,8 @@ func (r *Run) AdvanceUntil(limit int64, done func() (bool, error)) (int64, error
 				// Online, the recipient may be acknowledging the last
 				// transmission: restarting now would lose the ack. Give it a
 				// few epochs after the last send, then look again.
-				settle := time.Duration(r.settle) * r.cfg.Epoch
-				if quiet := time.Since(time.Unix(0, r.lastSend.Load())); r.online && quiet < settle {
-					time.Sleep(settle - quiet)
+				if r.online && cur-r.activity < int64(r.settle) {
+					time.Sleep(r.cfg.Epoch / 2)
 					continue
 				}
 				if err := r.warp(target - warpMargin); err != nil {
