@@ -112,7 +112,14 @@ func (r *runner) config() (*config.Config, error) {
 	return cfg, nil
 }
 
-func (r *runner) run(pass *analysis.Pass) (any, error) {
+func (r *runner) run(pass *analysis.Pass) (res any, err error) {
+	defer func() {
+		// A construct the interpreter does not expect must cost one
+		// package's result, with a message, not the whole go vet run.
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("internal error analysing %s: %v (please report it with the package's source)", pass.Pkg.Path(), p)
+		}
+	}()
 	cfg, err := r.config()
 	if err != nil {
 		return nil, err
@@ -135,23 +142,23 @@ func (r *runner) run(pass *analysis.Pass) (any, error) {
 			pass.ExportObjectFact(fd.obj, s)
 		}
 	}
-	res := &Result{Sites: e.sites.build(e)}
+	result := &Result{Sites: e.sites.build(e)}
 	var raw []Finding
-	for _, s := range res.Sites {
+	for _, s := range result.Sites {
 		raw = append(raw, siteFindings(s)...)
 	}
-	res.Findings, res.Suppressed = applyDirectives(pass, cfg, raw)
+	result.Findings, result.Suppressed = applyDirectives(pass, cfg, raw)
 	minSev := r.opts.MinSeverity
 	if minSev == 0 {
 		minSev = rule.SeverityWarning
 	}
 	if r.opts.ReportSites {
-		for _, s := range res.Sites {
+		for _, s := range result.Sites {
 			pass.Report(analysis.Diagnostic{Pos: s.Pos, Category: "site", Message: siteLine(s)})
 		}
 	}
-	for i := range res.Findings {
-		f := &res.Findings[i]
+	for i := range result.Findings {
+		f := &result.Findings[i]
 		f.Position = e.position(f.Pos)
 		if f.Severity > minSev {
 			continue
@@ -163,10 +170,10 @@ func (r *runner) run(pass *analysis.Pass) (any, error) {
 			URL:      "https://github.com/mvdsguard/mvdsguard/blob/main/docs/audit-rules.md#" + strings.ToLower(f.Rule),
 		})
 	}
-	for i := range res.Suppressed {
-		res.Suppressed[i].Position = e.position(res.Suppressed[i].Pos)
+	for i := range result.Suppressed {
+		result.Suppressed[i].Position = e.position(result.Suppressed[i].Pos)
 	}
-	return res, nil
+	return result, nil
 }
 
 // resendByChat reports whether a per-chat summary returns a ResendType,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -468,6 +469,29 @@ func (m *Messenger) announceAgain(ctx context.Context, chat *Chat) error {
 	_, edited, _ := audit(t, "-cache=true", "-format", "json", "-C", mod, "./...")
 	if parseReport(t, edited).Summary.Sites != parseReport(t, first).Summary.Sites+1 {
 		t.Fatal("an edit did not invalidate the cached result")
+	}
+}
+
+func TestTestFilesAreAuditedOnlyWithTheTestFlag(t *testing.T) {
+	mod := copyModule(t, fixtures)
+	send := `
+func (m *Messenger) %s(ctx context.Context, chat *Chat) error {
+	_, err := m.dispatchMessage(ctx, common.RawMessage{LocalChatID: chat.ID, MessageType: protobuf.ApplicationMetadataMessage_MEMBERSHIP_UPDATE_MESSAGE})
+	return err
+}
+`
+	imports := "package protocol\n\nimport (\n\t\"context\"\n\n\t\"github.com/status-im/status-go/protocol/common\"\n\t\"github.com/status-im/status-go/protocol/protobuf\"\n)\n"
+	writeFile(t, filepath.Join(mod, "protocol", "helpers_test.go"), imports+fmt.Sprintf(send, "announceInTest"))
+	writeFile(t, filepath.Join(mod, "protocol", "external_test.go"), strings.Replace(imports, "package protocol", "package protocol_test", 1)+
+		"\nvar _ = context.Background\nvar _ = common.ResendTypeNone\n\nfunc sendFromOutside() common.RawMessage {\n\treturn common.RawMessage{MessageType: protobuf.ApplicationMetadataMessage_ACCEPT_CONTACT_REQUEST}\n}\n")
+	_, without, _ := audit(t, "-format", "json", "-C", mod, "./protocol")
+	_, with, stderr := audit(t, "-format", "json", "-test", "-C", mod, "./protocol")
+	n0, n1 := parseReport(t, without).Summary.Sites, parseReport(t, with).Summary.Sites
+	if n1 != n0+1 {
+		t.Fatalf("sites without -test %d, with -test %d; want one more (the send in helpers_test.go)\n%s", n0, n1, stderr)
+	}
+	if !strings.Contains(with, "helpers_test.go") {
+		t.Fatal("the site in the test file is not reported")
 	}
 }
 
