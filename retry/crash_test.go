@@ -330,6 +330,44 @@ func checkCrashInvariants(t *testing.T, dir string, sent map[string]bool, settle
 		}
 	}
 
+	// The ledger's counters are a checkpoint of the sent events: row plus the
+	// events after its position must equal all of them, crash or not.
+	sum := func(q string) map[string]int {
+		out := map[string]int{}
+		rows, err := dbA.SQL().Query(q, int(mvdsguard.EventSent))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var app string
+			var n int
+			if err := rows.Scan(&app, &n); err != nil {
+				t.Fatal(err)
+			}
+			out[app] = n
+		}
+		return out
+	}
+	total := sum(`SELECT app_id, count(*) FROM retry_events WHERE type = ? GROUP BY app_id`)
+	after := sum(`SELECT e.app_id, count(*) FROM retry_events e JOIN retry_messages m ON m.app_id = e.app_id
+		WHERE e.type = ? AND e.seq > m.counted_seq GROUP BY e.app_id`)
+	rows, err = dbA.SQL().Query(`SELECT app_id, attempts FROM retry_messages`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var app string
+		var attempts int
+		if err := rows.Scan(&app, &attempts); err != nil {
+			t.Fatal(err)
+		}
+		if attempts+after[app] != total[app] {
+			t.Errorf("%s: %d attempts in the row + %d sent events after its checkpoint; the log has %d", app, attempts, after[app], total[app])
+		}
+	}
+	rows.Close()
+
 	received := map[string]int{}
 	rows, err = dbB.SQL().Query(`SELECT body, count(*) FROM app_received GROUP BY body`)
 	if err != nil {

@@ -67,32 +67,73 @@ type Guard struct {
 
 	// Touched only on the engine's serialised path: inside hook calls and
 	// inside Node.Update callbacks.
-	tracked map[mvds.MessageID]*entry
-	rnd     *rand.Rand
-	txn     txWork
+	tracked     map[mvds.MessageID]*entry
+	apps        map[string]*entry
+	dirty       map[*entry]struct{} // counters ahead of their row
+	checkpoints int
+	rnd         *rand.Rand
+	txn         txWork
+
+	dirtyCount atomic.Int64 // len(dirty), for the sweeper's quick look
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	closed atomic.Bool
 }
 
-// entry is what Due needs to know about a tracked mvds message.
+// entry is what the hot path needs to know about a tracked message: Due
+// its policy, Attempted its counters and chat id, so that neither reads the
+// ledger. The counters mirror the ledger's committed values; changes made
+// in a transaction are staged in txWork and applied when it commits.
 type entry struct {
 	appID  string
+	chatID string
 	flow   mvdsguard.Flow
 	kind   Kind
 	policy Policy
+
+	committed counters
+	// staged holds the figures as transaction stagedIn sees them; it is
+	// valid only while that transaction is the current one.
+	staged   counters
+	stagedIn uint64
+}
+
+// counters is an entry's attempt figures (times in unix milliseconds).
+type counters struct {
+	attempts    int
+	first, last int64
 }
 
 // txWork is what the current transaction will publish if it commits.
 type txWork struct {
+	gen     uint64 // identifies the transaction; never 0
 	add     map[mvds.MessageID]*entry
 	del     []mvds.MessageID
+	delApps []string
+	staged  []*entry
+	synced  []*entry // rows written with the entry's counters
 	events  bool
 	metrics []func(*metrics)
 }
 
-func (w *txWork) reset() { *w = txWork{} }
+// countersOf returns e's figures as staged in this transaction. Staging on
+// the entry itself, with the transaction's generation, keeps the hot path
+// free of allocations.
+func (w *txWork) countersOf(e *entry) *counters {
+	if e.stagedIn != w.gen {
+		e.staged, e.stagedIn = e.committed, w.gen
+		w.staged = append(w.staged, e)
+	}
+	return &e.staged
+}
+
+// reset starts the next transaction's work.
+func (w *txWork) reset() {
+	gen := w.gen + 1
+	staged, synced := w.staged[:0], w.synced[:0]
+	*w = txWork{gen: gen, staged: staged, synced: synced}
+}
 
 type config struct {
 	policies    Policies
@@ -292,8 +333,11 @@ func New(db *mvds.DB, t transport.Transport, id mvds.PeerID, opts ...Option) (*G
 		cfg:     cfg,
 		events:  newBroadcast(),
 		tracked: map[mvds.MessageID]*entry{},
+		apps:    map[string]*entry{},
+		dirty:   map[*entry]struct{}{},
 		rnd:     rand.New(rand.NewPCG(seed[0], seed[1])),
 	}
+	g.txn.reset()
 	if cfg.registerer != nil {
 		if g.metrics, err = newMetrics(cfg.registerer); err != nil {
 			return nil, fmt.Errorf("new guard: %w", err)
@@ -345,8 +389,12 @@ func (g *Guard) Close() error {
 	}
 	g.cancel()
 	g.wg.Wait()
+	// Leave the ledger's counters exact, so the next start replays nothing.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := g.node.Update(ctx, func(op *mvds.Op) error { return g.checkpoint(op.Tx(), false) })
 	g.events.close()
-	return g.node.Close()
+	return errors.Join(err, g.node.Close())
 }
 
 func (g *Guard) watchConnectivity(ctx context.Context) {
@@ -426,9 +474,9 @@ func (g *Guard) epochs(d time.Duration) int64 {
 func (g *Guard) parkEpochs(p Policy) int64 { return g.epochs(max(p.Max, time.Minute)) }
 
 // offlinePark is how far a due state is moved while offline. Every reconnect
-// moves all states back at once, so looking at them again sooner would only
-// cost work.
-const offlinePark = time.Hour
+// moves all states back at once (a flap too short to observe included), so
+// looking at them again sooner would only cost work.
+const offlinePark = 24 * time.Hour
 
 // pairGroup is the mvds group of a one-to-one conversation between two
 // peers: the same on both sides, different for every pair.

@@ -43,50 +43,35 @@ func (g *Guard) Due(epoch int64, s mvds.State) mvds.Decision {
 	return mvds.Decision{Action: mvds.Send, NextEpoch: epoch + g.epochs(delay)}
 }
 
-// attemptBatch bounds the rows per statement (SQLite allows 32766 variables).
-const attemptBatch = 500
+// eventRows is how many events one multi-row INSERT writes.
+const eventRows = 100
 
-// Attempted records this epoch's attempts of tracked messages and writes a
-// sent event per recipient, with set-based statements: a reconnect can put
-// tens of thousands of states in one epoch.
+// Attempted records this epoch's attempts of tracked messages: a sent event
+// per recipient, appended with multi-row inserts, and nothing else. It is on
+// the hot path of every epoch (a reconnect can put tens of thousands of
+// states in one), so the message's counters advance in memory and reach its
+// row at the next checkpoint; the events are the durable record (see
+// checkpoint). A pending recipient's own attempt count is mvds's send count,
+// copied onto the recipient when it settles.
 func (g *Guard) Attempted(tx *sql.Tx, epoch int64, states []mvds.State) error {
 	now := g.now()
-	nowMs := now.UnixMilli()
+	nowMs, nowS := now.UnixMilli(), now.Unix()
 	var (
-		args  []any
-		rows  int
-		flows map[mvdsguard.Flow]int
+		events []any
+		rows   int
+		flows  map[mvdsguard.Flow]int
 	)
 	flush := func() error {
 		if rows == 0 {
 			return nil
 		}
-		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", rows), ", ")
-		cte := `WITH a (mvds_id, peer, fail_at) AS (VALUES ` + values + `) `
-		if _, err := tx.Exec(cte+`UPDATE retry_recipients SET attempts = attempts + 1,
-				fail_at = CASE WHEN a.fail_at > 0 THEN a.fail_at ELSE retry_recipients.fail_at END
-			FROM a WHERE retry_recipients.mvds_id = a.mvds_id AND retry_recipients.peer = a.peer AND retry_recipients.status = ?`,
-			append(args, stPending)...); err != nil {
-			return fmt.Errorf("record attempts: %w", err)
-		}
-		if _, err := tx.Exec(cte+`, c (app_id, n) AS (
-				SELECT r.app_id, count(*) FROM a JOIN retry_recipients r ON r.mvds_id = a.mvds_id AND r.peer = a.peer
-				WHERE r.status = ? GROUP BY r.app_id)
-			UPDATE retry_messages SET attempts = attempts + c.n, last_attempt_at = ?,
-				first_attempt_at = CASE WHEN first_attempt_at = 0 THEN ? ELSE first_attempt_at END
-			FROM c WHERE retry_messages.app_id = c.app_id`,
-			append(args, stPending, nowMs, nowMs)...); err != nil {
-			return fmt.Errorf("record attempts: %w", err)
-		}
-		if _, err := tx.Exec(cte+`INSERT INTO retry_events (type, app_id, chat_id, flow, peer, attempts, first_attempt_at, last_attempt_at, at)
-			SELECT ?, m.app_id, m.chat_id, m.flow, r.peer, m.attempts, m.first_attempt_at / 1000, m.last_attempt_at / 1000, ?
-			FROM a JOIN retry_recipients r ON r.mvds_id = a.mvds_id AND r.peer = a.peer
-			JOIN retry_messages m ON m.app_id = r.app_id WHERE r.status = ?`,
-			append(args, int(mvdsguard.EventSent), now.Unix(), stPending)...); err != nil {
+		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", rows), ", ")
+		if _, err := tx.Exec(`INSERT INTO retry_events (type, app_id, chat_id, flow, peer, attempts, first_attempt_at, last_attempt_at, at)
+			VALUES `+values, events...); err != nil {
 			return fmt.Errorf("write sent events: %w", err)
 		}
 		g.txn.events = true
-		args, rows = args[:0], 0
+		events, rows = events[:0], 0
 		return nil
 	}
 	for _, s := range states {
@@ -94,18 +79,29 @@ func (g *Guard) Attempted(tx *sql.Tx, epoch int64, states []mvds.State) error {
 		if e == nil {
 			continue
 		}
-		var failAt int64
+		c := g.txn.countersOf(e)
+		c.attempts++
+		if c.first == 0 {
+			c.first = nowMs
+		}
+		c.last = nowMs
 		if p := e.policy; p.MaxAttempts > 0 && int(s.SendCount) >= p.MaxAttempts {
 			// The last attempt: give its ack as long as another delay.
-			failAt = nowMs + millis(p.Ceiling(int(s.SendCount)))
+			if _, err := tx.Exec(`UPDATE retry_recipients SET fail_at = ? WHERE mvds_id = ? AND peer = ? AND status = ?`,
+				nowMs+millis(p.Ceiling(int(s.SendCount))), s.MessageID[:], s.PeerID[:], stPending); err != nil {
+				return fmt.Errorf("record last attempt of %q: %w", e.appID, err)
+			}
 		}
-		args = append(args, s.MessageID[:], s.PeerID[:], failAt)
+		if events == nil {
+			events = make([]any, 0, 9*eventRows)
+		}
+		events = append(events, int(mvdsguard.EventSent), e.appID, e.chatID, int(e.flow), s.PeerID[:], c.attempts, c.first/1000, c.last/1000, nowS)
 		rows++
 		if flows == nil {
 			flows = map[mvdsguard.Flow]int{}
 		}
 		flows[e.flow]++
-		if rows == attemptBatch {
+		if rows == eventRows {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -132,9 +128,14 @@ func (g *Guard) Acked(tx *sql.Tx, epoch int64, s mvds.State) error {
 		return nil
 	}
 	now := g.now()
-	var attempts int
-	err := tx.QueryRow(`UPDATE retry_recipients SET status = ?, delivered_at = ? WHERE mvds_id = ? AND peer = ? AND status = ? RETURNING attempts`,
-		stDelivered, now.UnixMilli(), s.MessageID[:], s.PeerID[:], stPending).Scan(&attempts)
+	attempts := int(s.SendCount)
+	res, err := tx.Exec(`UPDATE retry_recipients SET status = ?, delivered_at = ?, attempts = attempts + ? WHERE mvds_id = ? AND peer = ? AND status = ?`,
+		stDelivered, now.UnixMilli(), attempts, s.MessageID[:], s.PeerID[:], stPending)
+	if err == nil {
+		if n, _ := res.RowsAffected(); n == 0 {
+			err = sql.ErrNoRows
+		}
+	}
 	if err == sql.ErrNoRows {
 		return nil
 	}
@@ -192,12 +193,29 @@ func (g *Guard) TxDone(committed bool) {
 	if !committed {
 		return
 	}
+	for _, e := range w.synced {
+		if e.stagedIn != w.gen {
+			delete(g.dirty, e)
+		}
+	}
+	for _, e := range w.staged {
+		e.committed = e.staged
+		g.dirty[e] = struct{}{}
+	}
+	for _, app := range w.delApps {
+		if e := g.apps[app]; e != nil {
+			delete(g.dirty, e)
+			delete(g.apps, app)
+		}
+	}
 	for id, e := range w.add {
 		g.tracked[id] = e
+		g.apps[e.appID] = e
 	}
 	for _, id := range w.del {
 		delete(g.tracked, id)
 	}
+	g.dirtyCount.Store(int64(len(g.dirty)))
 	if g.metrics != nil {
 		for _, f := range w.metrics {
 			f(g.metrics)

@@ -1,9 +1,11 @@
 package retry
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -28,11 +30,13 @@ type recipient struct {
 }
 
 type message struct {
-	appID  string
-	chatID string
-	flow   mvdsguard.Flow
-	kind   Kind
-	status mvdsguard.Status
+	appID       string
+	chatID      string
+	flow        mvdsguard.Flow
+	kind        Kind
+	status      mvdsguard.Status
+	attempts    int
+	first, last int64
 }
 
 func messageExists(tx *sql.Tx, appID string) (bool, error) {
@@ -46,7 +50,8 @@ func messageExists(tx *sql.Tx, appID string) (bool, error) {
 func loadMessage(tx *sql.Tx, appID string) (message, error) {
 	m := message{appID: appID}
 	var flow, kind, status int
-	err := tx.QueryRow(`SELECT chat_id, flow, kind, status FROM retry_messages WHERE app_id = ?`, appID).Scan(&m.chatID, &flow, &kind, &status)
+	err := tx.QueryRow(`SELECT chat_id, flow, kind, status, attempts, first_attempt_at, last_attempt_at FROM retry_messages WHERE app_id = ?`,
+		appID).Scan(&m.chatID, &flow, &kind, &status, &m.attempts, &m.first, &m.last)
 	if errors.Is(err, sql.ErrNoRows) {
 		return message{}, ErrUnknownMessage
 	}
@@ -60,6 +65,9 @@ func loadMessage(tx *sql.Tx, appID string) (message, error) {
 // event writes one event, copying the message's current figures; peer is nil
 // for a whole-message event.
 func (g *Guard) event(tx *sql.Tx, typ mvdsguard.EventType, appID string, peer []byte, reason mvdsguard.Reason, retryable bool, at time.Time) error {
+	if err := g.syncApp(tx, appID); err != nil {
+		return err
+	}
 	_, err := tx.Exec(`INSERT INTO retry_events (type, app_id, chat_id, flow, peer, attempts, first_attempt_at, last_attempt_at, at, reason, retryable)
 		SELECT ?, app_id, chat_id, flow, ?, attempts, first_attempt_at / 1000, last_attempt_at / 1000, ?, ?, ?
 		FROM retry_messages WHERE app_id = ?`, int(typ), peer, at.Unix(), string(reason), retryable, appID)
@@ -67,6 +75,79 @@ func (g *Guard) event(tx *sql.Tx, typ mvdsguard.EventType, appID string, peer []
 		return fmt.Errorf("write %s event of %q: %w", typ, appID, err)
 	}
 	g.txn.events = true
+	return nil
+}
+
+// syncApp brings one message's row up to its counters, so that an event
+// copying them from the row (every message event) is exact.
+func (g *Guard) syncApp(tx *sql.Tx, appID string) error {
+	e := g.apps[appID]
+	if e == nil {
+		return nil // not cached: its row is exact (new, or settled and synced)
+	}
+	if _, dirty := g.dirty[e]; !dirty && e.stagedIn != g.txn.gen {
+		return nil
+	}
+	return g.writeCounters(tx, []*entry{e})
+}
+
+// writeCounters writes entries' counters to their rows, with the log
+// position they include. Sent events are appended only in epoch
+// transactions, which never write rows, so every sent event in the log so far
+// is in the counters written here.
+func (g *Guard) writeCounters(tx *sql.Tx, es []*entry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	var seq int64
+	if err := tx.QueryRow(`SELECT coalesce(max(seq), 0) FROM retry_events`).Scan(&seq); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	stmt, err := tx.Prepare(`UPDATE retry_messages SET attempts = ?, first_attempt_at = ?, last_attempt_at = ?, counted_seq = ? WHERE app_id = ?`)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer stmt.Close()
+	for _, e := range es {
+		c := e.committed
+		if e.stagedIn == g.txn.gen {
+			c = e.staged
+		}
+		if _, err := stmt.Exec(c.attempts, c.first, c.last, seq, e.appID); err != nil {
+			return fmt.Errorf("checkpoint %q: %w", e.appID, err)
+		}
+		g.txn.synced = append(g.txn.synced, e)
+	}
+	return nil
+}
+
+// advanceEvery is how many checkpoints pass between moving every pending
+// row's log position to the end of the log; it bounds how much of the log a
+// start-up (and a status read) looks at.
+const advanceEvery = 64
+
+// checkpoint writes every message's counters that are ahead of its row.
+// Every advanceEvery-th call (or when asked) it also moves every pending
+// row's position to the end of the log: once the dirty rows are written,
+// every pending row includes all its sent events.
+func (g *Guard) checkpoint(tx *sql.Tx, advance bool) error {
+	es := make([]*entry, 0, len(g.dirty))
+	for e := range g.dirty {
+		es = append(es, e)
+	}
+	// In key order, rows that share a page are written together.
+	sort.Slice(es, func(i, j int) bool { return es[i].appID < es[j].appID })
+	if err := g.writeCounters(tx, es); err != nil {
+		return err
+	}
+	g.checkpoints++
+	if !advance && g.checkpoints%advanceEvery != 0 {
+		return nil
+	}
+	if _, err := tx.Exec(`UPDATE retry_messages SET counted_seq = (SELECT coalesce(max(seq), 0) FROM retry_events)
+		WHERE status = ? AND counted_seq < (SELECT coalesce(max(seq), 0) FROM retry_events)`, stPending); err != nil {
+		return fmt.Errorf("checkpoint: advance: %w", err)
+	}
 	return nil
 }
 
@@ -92,6 +173,7 @@ func (g *Guard) cacheDropApp(tx *sql.Tx, appID string) error {
 		copy(id[:], b)
 		g.txn.del = append(g.txn.del, id)
 	}
+	g.txn.delApps = append(g.txn.delApps, appID)
 	return rows.Err()
 }
 
@@ -135,8 +217,8 @@ func (g *Guard) track(tx *sql.Tx, meta Meta, pol Policy, now time.Time, recips [
 		firstAttempt = nowMs // made before Track; the exact time is not known
 	}
 	if _, err := tx.Exec(`INSERT INTO retry_messages (app_id, chat_id, flow, kind, status, recipients, delivered, attempts,
-			created_at, first_attempt_at, last_attempt_at, stall_at, deadline_at, finished_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			created_at, first_attempt_at, last_attempt_at, stall_at, deadline_at, finished_at, counted_seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) FROM retry_events))`,
 		meta.AppID, meta.ChatID, int(meta.Flow), int(meta.Kind), status, len(recips), delivered, attempts,
 		nowMs, firstAttempt, firstAttempt, stallAt, deadlineAt, finished); err != nil {
 		return fmt.Errorf("record %q: %w", meta.AppID, err)
@@ -146,7 +228,8 @@ func (g *Guard) track(tx *sql.Tx, meta Meta, pol Policy, now time.Time, recips [
 		return fmt.Errorf("record recipients of %q: %w", meta.AppID, err)
 	}
 	defer stmt.Close()
-	e := &entry{appID: meta.AppID, flow: meta.Flow, kind: meta.Kind, policy: pol}
+	e := &entry{appID: meta.AppID, chatID: meta.ChatID, flow: meta.Flow, kind: meta.Kind, policy: pol,
+		committed: counters{attempts: attempts, first: firstAttempt, last: firstAttempt}}
 	for _, r := range recips {
 		st, at := stPending, int64(0)
 		if r.delivered {
@@ -197,16 +280,22 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// dropState deletes the mvds state of one recipient, if it still exists.
+// dropState deletes the mvds state of one recipient, if it still exists, and
+// copies its send count onto the recipient's row: the attempts it made.
 func dropState(op *mvds.Op, r recipient) error {
 	states, err := op.States(mvds.MessageStates(r.mvdsID))
 	if err != nil {
 		return err
 	}
 	for _, s := range states {
-		if s.PeerID == r.peer {
-			return op.Drop(s)
+		if s.PeerID != r.peer {
+			continue
 		}
+		if _, err := op.Tx().Exec(`UPDATE retry_recipients SET attempts = attempts + ? WHERE mvds_id = ? AND peer = ?`,
+			s.SendCount, r.mvdsID[:], r.peer[:]); err != nil {
+			return fmt.Errorf("record attempts of %q: %w", r.appID, err)
+		}
+		return op.Drop(s)
 	}
 	return nil
 }
@@ -219,7 +308,8 @@ func (g *Guard) retryFailed(op *mvds.Op, m message, now time.Time) error {
 	}
 	epoch := op.Epoch()
 	pol := g.policy(m.flow, m.kind)
-	e := &entry{appID: m.appID, flow: m.flow, kind: m.kind, policy: pol}
+	e := &entry{appID: m.appID, chatID: m.chatID, flow: m.flow, kind: m.kind, policy: pol,
+		committed: counters{attempts: m.attempts, first: m.first, last: m.last}}
 	for _, r := range failed {
 		if _, err := op.Resend(r.mvdsID, r.peer, epoch); err != nil {
 			return err
@@ -368,6 +458,10 @@ func (g *Guard) failRecipients(op *mvds.Op, rs []recipient, reason mvdsguard.Rea
 // for every pending message.
 func (g *Guard) rescheduleAll(op *mvds.Op, reason mvdsguard.Reason) (int, error) {
 	dur := g.epochLength()
+	// The events below copy the counters from the rows.
+	if err := g.checkpoint(op.Tx(), false); err != nil {
+		return 0, err
+	}
 	moved, err := op.Spread(func(id mvds.MessageID, _ mvds.PeerID) int {
 		e := g.tracked[id]
 		switch {
@@ -420,31 +514,99 @@ func pendingPerFlow(tx *sql.Tx) (map[string]int, error) {
 	return out, rows.Err()
 }
 
-// loadTracked fills the cache from the ledger at start-up.
+// loadTracked fills the cache from the ledger at start-up, and replays the
+// sent events after each pending row's checkpoint into its counters.
 func (g *Guard) loadTracked() error {
-	rows, err := g.db.SQL().Query(`SELECT DISTINCT r.mvds_id, m.app_id, m.flow, m.kind
+	rows, err := g.db.SQL().Query(`SELECT DISTINCT r.mvds_id, m.app_id, m.chat_id, m.flow, m.kind, m.attempts, m.first_attempt_at, m.last_attempt_at
 		FROM retry_recipients r JOIN retry_messages m ON m.app_id = r.app_id WHERE r.status = ?`, stPending)
 	if err != nil {
 		return fmt.Errorf("load tracked messages: %w", err)
 	}
 	defer rows.Close()
-	entries := map[string]*entry{}
 	for rows.Next() {
-		var id []byte
-		var app string
-		var flow, kind int
-		if err := rows.Scan(&id, &app, &flow, &kind); err != nil {
+		var (
+			id                []byte
+			app, chat         string
+			flow, kind, tries int
+			first, last       int64
+		)
+		if err := rows.Scan(&id, &app, &chat, &flow, &kind, &tries, &first, &last); err != nil {
 			return fmt.Errorf("load tracked messages: %w", err)
 		}
-		e := entries[app]
+		e := g.apps[app]
 		if e == nil {
 			f, k := mvdsguard.Flow(flow), Kind(kind)
-			e = &entry{appID: app, flow: f, kind: k, policy: g.policy(f, k)}
-			entries[app] = e
+			e = &entry{appID: app, chatID: chat, flow: f, kind: k, policy: g.policy(f, k),
+				committed: counters{attempts: tries, first: first, last: last}}
+			g.apps[app] = e
 		}
 		var mid mvds.MessageID
 		copy(mid[:], id)
 		g.tracked[mid] = e
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load tracked messages: %w", err)
+	}
+	rows.Close()
+	tail, err := sentSince(context.Background(), g.db.SQL(), "")
+	if err != nil {
+		return fmt.Errorf("load tracked messages: %w", err)
+	}
+	for app, t := range tail {
+		e := g.apps[app]
+		if e == nil {
+			continue
+		}
+		e.committed = t.fold(e.committed)
+		g.dirty[e] = struct{}{}
+	}
+	g.dirtyCount.Store(int64(len(g.dirty)))
+	return nil
+}
+
+// tail is what a message's sent events after its row's checkpoint add.
+type tail struct {
+	n           int
+	first, last int64 // unix seconds
+}
+
+func (t tail) fold(c counters) counters {
+	if t.n == 0 {
+		return c
+	}
+	c.attempts += t.n
+	if c.first == 0 {
+		c.first = t.first * 1000
+	}
+	c.last = max(c.last, t.last*1000)
+	return c
+}
+
+// sentSince reads, per pending message (or for app only), the sent events
+// after its row's checkpoint.
+func sentSince(ctx context.Context, db *sql.DB, app string) (map[string]tail, error) {
+	q := `SELECT e.app_id, count(*), min(e.at), max(e.at) FROM retry_events e JOIN retry_messages m ON m.app_id = e.app_id
+		WHERE e.seq > coalesce((SELECT min(counted_seq) FROM retry_messages WHERE status = ?), (SELECT coalesce(max(seq), 0) FROM retry_events))
+		AND e.type = ? AND e.seq > m.counted_seq AND m.status = ?`
+	args := []any{stPending, int(mvdsguard.EventSent), stPending}
+	if app != "" {
+		q = `SELECT e.app_id, count(*), min(e.at), max(e.at) FROM retry_events e JOIN retry_messages m ON m.app_id = e.app_id
+			WHERE m.app_id = ? AND e.seq > m.counted_seq AND e.type = ?`
+		args = []any{app, int(mvdsguard.EventSent)}
+	}
+	rows, err := db.QueryContext(ctx, q+` GROUP BY e.app_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read sent events after the checkpoint: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]tail{}
+	for rows.Next() {
+		var a string
+		var t tail
+		if err := rows.Scan(&a, &t.n, &t.first, &t.last); err != nil {
+			return nil, fmt.Errorf("read sent events after the checkpoint: %w", err)
+		}
+		out[a] = t
+	}
+	return out, rows.Err()
 }

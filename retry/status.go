@@ -80,14 +80,42 @@ func readStatus(ctx context.Context, db *sql.DB, appID string) (MessageStatus, e
 	if err != nil {
 		return MessageStatus{}, fmt.Errorf("status of %q: %w", appID, err)
 	}
+	if s.Status == mvdsguard.Pending {
+		t, err := sentSince(ctx, db, appID)
+		if err != nil {
+			return MessageStatus{}, err
+		}
+		applyTail(&s, t[appID])
+	}
 	if s.Recipients, err = readRecipients(ctx, db, appID); err != nil {
 		return MessageStatus{}, err
 	}
 	return s, nil
 }
 
+// applyTail adds the attempts made since the row's checkpoint.
+func applyTail(s *MessageStatus, t tail) {
+	if t.n == 0 {
+		return
+	}
+	c := t.fold(counters{attempts: s.Attempts, first: millisOf(s.FirstAttemptAt), last: millisOf(s.LastAttemptAt)})
+	s.Attempts, s.FirstAttemptAt, s.LastAttemptAt = c.attempts, timeMillis(c.first), timeMillis(c.last)
+}
+
+func millisOf(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// readRecipients reads a message's recipients. A pending recipient's
+// attempts are mvds's send count of its state, which the ledger copies only
+// when the recipient settles.
 func readRecipients(ctx context.Context, db *sql.DB, appID string) ([]RecipientStatus, error) {
-	rows, err := db.QueryContext(ctx, `SELECT mvds_id, peer, status, attempts, delivered_at FROM retry_recipients WHERE app_id = ? ORDER BY peer`, appID)
+	rows, err := db.QueryContext(ctx, `SELECT r.mvds_id, r.peer, r.status, r.attempts + coalesce(s.send_count, 0), r.delivered_at
+		FROM retry_recipients r LEFT JOIN mvds_states s ON r.status = 1 AND s.message_id = r.mvds_id AND s.peer_id = r.peer
+		WHERE r.app_id = ? ORDER BY r.peer`, appID)
 	if err != nil {
 		return nil, fmt.Errorf("recipients of %q: %w", appID, err)
 	}
@@ -162,7 +190,14 @@ func listStatuses(ctx context.Context, db *sql.DB, f Filter) ([]MessageStatus, e
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("pending: %w", err)
 	}
+	tails, err := sentSince(ctx, db, "")
+	if err != nil {
+		return nil, err
+	}
 	for i := range out {
+		if out[i].Status == mvdsguard.Pending {
+			applyTail(&out[i], tails[out[i].AppID])
+		}
 		if out[i].Recipients, err = readRecipients(ctx, db, out[i].AppID); err != nil {
 			return nil, err
 		}

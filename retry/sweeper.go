@@ -31,9 +31,9 @@ func (g *Guard) sweepLoop(ctx context.Context) {
 	}
 }
 
-// Sweep fails the recipients whose last attempt went unacknowledged, fails
-// the messages past their deadline, and marks stalled the messages pending
-// past their threshold. It runs every sweep interval; tests and tools may
+// Sweep checkpoints the ledger's counters, fails the recipients whose last
+// attempt went unacknowledged, fails the messages past their deadline, and
+// marks stalled the messages pending past their threshold. It runs every sweep interval; tests and tools may
 // call it directly.
 func (g *Guard) Sweep(ctx context.Context) error {
 	now := g.now()
@@ -44,11 +44,18 @@ func (g *Guard) Sweep(ctx context.Context) error {
 		EXISTS (SELECT 1 FROM retry_messages WHERE status = ? AND deadline_at > 0 AND deadline_at <= ?) OR
 		EXISTS (SELECT 1 FROM retry_messages WHERE status = ? AND stalled = 0 AND stall_at > 0 AND stall_at <= ?)`,
 		stPending, nowMs, stPending, nowMs, stPending, nowMs).Scan(&due)
-	if err != nil || !due {
+	if err != nil {
 		return err
+	}
+	if !due && g.dirtyCount.Load() == 0 {
+		return nil
 	}
 	return g.node.Update(ctx, func(op *mvds.Op) error {
 		tx := op.Tx()
+		// The events below copy counters from the rows.
+		if err := g.checkpoint(tx, false); err != nil {
+			return err
+		}
 		exhausted, err := queryRecipients(tx, `SELECT mvds_id, peer, app_id FROM retry_recipients
 			WHERE status = ? AND fail_at > 0 AND fail_at <= ? ORDER BY fail_at LIMIT ?`, stPending, nowMs, sweepBatch)
 		if err != nil {

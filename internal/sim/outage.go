@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/mvdsguard/mvdsguard/mvds"
 )
 
 // OutageResult is one cell of the outage matrix.
@@ -45,6 +47,15 @@ func Outage(cfg Config, messages int, offline, horizon int64) (OutageResult, err
 	}
 	if res.OfflineAttempts, err = r.Attempts(); err != nil {
 		return res, err
+	}
+	if cfg.Sender == Stock {
+		// Nothing can be acknowledged offline, so a message with no state
+		// left was deleted at mvds's limit, after its last transmission.
+		pending, err := r.Pending()
+		if err != nil {
+			return res, err
+		}
+		res.OfflineAttempts += int64(messages-pending) * (mvds.MaxSendCount + 1)
 	}
 	reconnect := r.Epoch()
 	if err := r.SetOnline(true); err != nil {

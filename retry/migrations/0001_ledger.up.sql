@@ -1,6 +1,11 @@
 -- One row per tracked message. Times are unix milliseconds; 0 means "not yet"
 -- (or "never" for stall_at and deadline_at). status: 1 pending, 2 delivered,
 -- 3 failed, 4 discarded (mvdsguard.Status).
+--
+-- attempts, first_attempt_at and last_attempt_at are a checkpoint: they
+-- include every sent event up to counted_seq. The event log is the record;
+-- an attempt appends only its sent event, and the row catches up at the next
+-- checkpoint (so an epoch with many attempts writes sequentially).
 CREATE TABLE retry_messages (
     app_id           TEXT    PRIMARY KEY,
     chat_id          TEXT    NOT NULL DEFAULT '',
@@ -19,7 +24,8 @@ CREATE TABLE retry_messages (
     reason           TEXT    NOT NULL DEFAULT '',
     stall_at         INTEGER NOT NULL DEFAULT 0,
     deadline_at      INTEGER NOT NULL DEFAULT 0,
-    finished_at      INTEGER NOT NULL DEFAULT 0
+    finished_at      INTEGER NOT NULL DEFAULT 0,
+    counted_seq      INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE INDEX retry_messages_chat ON retry_messages (chat_id);
@@ -61,5 +67,3 @@ CREATE TABLE retry_events (
     reason           TEXT    NOT NULL DEFAULT '',
     retryable        INTEGER NOT NULL DEFAULT 0
 );
-
-CREATE INDEX retry_events_app ON retry_events (app_id);
