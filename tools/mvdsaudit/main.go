@@ -7,6 +7,10 @@
 //	mvdsaudit [-format text|json|sarif] [-config F] [-baseline F] [-write-baseline F]
 //	          [-sites] [-test] [-C dir] [-o file] packages...
 //	go vet -vettool=$(which mvdsaudit) [-mvdsaudit.config=F] packages...
+//	mvdsaudit runtime [-format text|json|junit] [-config F] [-o file] [FILE|-]
+//
+// The runtime subcommand judges what happened instead: status-go's logs and
+// runtime records (docs/runtime-audit.md).
 //
 // Exit codes: 0 no finding at error severity; 1 findings at error severity;
 // 2 usage, configuration or load failure (nothing could be analysed).
@@ -25,6 +29,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "runtime" {
+		os.Exit(runRuntime(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	if vetMode(os.Args[1:]) {
 		// go vet runs the tool once per package with a JSON config file
 		// (and asks for its flags and version first); unitchecker speaks

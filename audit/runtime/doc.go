@@ -1,0 +1,23 @@
+// Package runtime is the runtime audit: it judges what actually happened to
+// critical direct messages — from the enforcement layer's events, from a
+// neutral JSON Lines record format any application or QA harness can write,
+// and from status-go's own logs — with the checks the static audit cannot
+// make: a critical message that went out without MVDS (MA1001, the static
+// audit's rule, now seen at runtime), a message with neither a delivered nor
+// a failed outcome within a horizon (MA2001), no retry soon after a reconnect
+// while messages were pending (MA2002), a failure without any attempt
+// (MA2003) and a message handed to the application twice (MA2004).
+//
+// The package owns the records (Record and their versioned JSON form), the
+// Recorder that keeps the bounded per-message state and runs the checks, the
+// Reader that streams a file of mixed status-go log lines and records into a
+// Recorder, and the Report they produce. Message types, content types and
+// flows come from audit/statusgo; log formats from audit/runtime/statusgolog;
+// capturing a live Guard is audit/runtime/live; rendering reports is
+// audit/runtime/report.
+//
+// It must not know how a Guard, mvds or a transport work: live traffic
+// reaches it as records. Within this package the name runtime is this
+// package; the standard library's is imported under another name where
+// needed.
+package runtime
