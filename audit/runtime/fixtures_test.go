@@ -356,3 +356,28 @@ func TestBadInputIsCountedAndReportedWithoutLosingTheRest(t *testing.T) {
 		t.Fatalf("violations\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantV, "\n"))
 	}
 }
+
+func TestTheRecordsFixtureFiresEveryCheck(t *testing.T) {
+	rep := audit(t, "records.jsonl")
+	want := []string{"MA1001 alice join-1", "MA2001 alice gc-1", "MA2002 alice", "MA2003 alice chat-2", "MA2004 bob chat-3"}
+	if got := verdicts(rep); strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("violations %v; want %v", got, want)
+	}
+	in := rep.Inputs[0]
+	if in.Records != in.Lines || in.UnknownFields != 1 || in.UnknownFieldList[0] != "build" {
+		t.Fatalf("%d of %d lines read as records, unknown fields %v", in.Records, in.Lines, in.UnknownFieldList)
+	}
+	for name, want := range map[string]rt.FlowCounts{
+		"contact_request": {Messages: 2, MVDS: 2, Delivered: 2},
+		"join_request":    {Messages: 1, Outside: 1, Silent: 1},
+		"one_to_one":      {Messages: 3, MVDS: 3, Delivered: 1, Failed: 2},
+		"private_group":   {Messages: 2, MVDS: 2, Delivered: 1, Silent: 1},
+	} {
+		got := flowRow(rep, name)
+		want.Name = name
+		got.Flow = 0
+		if got != want {
+			t.Errorf("%s: %+v; want %+v", name, got, want)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -257,7 +256,7 @@ func (r Record) MarshalJSON() ([]byte, error) {
 		online := r.Online
 		w.Online, w.Wake = &online, r.Wake
 	}
-	if r.Kind == KindFailed && r.Attempts >= 0 {
+	if r.Attempts >= 0 {
 		n := r.Attempts
 		w.Attempts = &n
 	}
@@ -300,11 +299,25 @@ func ParseRecord(line []byte) (Record, []string, error) {
 		}
 	}
 	sort.Strings(unknown)
+	// Fields are decoded by their exact names: encoding/json would also
+	// match "At" or "VIA", which version 1 does not define.
 	var w wire
-	dec := json.NewDecoder(bytes.NewReader(line))
-	if err := dec.Decode(&w); err != nil {
-		return Record{}, unknown, fmt.Errorf("%w: %v", ErrBadRecord, fieldError(err))
+	for _, f := range []struct {
+		key string
+		dst any
+	}{{"kind", &w.Kind}, {"node", &w.Node}, {"id", &w.ID}, {"peer", &w.Peer}, {"from", &w.From},
+		{"peers", &w.Peers}, {"via", &w.Via}, {"flow", &w.Flow}, {"type", &w.Type}, {"content", &w.Content},
+		{"chat", &w.Chat}, {"chatId", &w.ChatID}, {"online", &w.Online}, {"wake", &w.Wake},
+		{"attempts", &w.Attempts}, {"reason", &w.Reason}} {
+		raw, ok := members[f.key]
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal(raw, f.dst); err != nil {
+			return Record{}, unknown, fmt.Errorf("%w: %s", ErrBadRecord, fieldError(err, f.key))
+		}
 	}
+	w.At, w.Event = members["at"], members["event"]
 	r, err := w.record()
 	if err != nil {
 		return Record{}, unknown, fmt.Errorf("%w: %s record: %v", ErrBadRecord, w.Kind, err)
@@ -312,11 +325,21 @@ func ParseRecord(line []byte) (Record, []string, error) {
 	return r, unknown, nil
 }
 
-// fieldError rewrites encoding/json's type errors to name the field.
-func fieldError(err error) string {
+// fieldError rewrites encoding/json's type errors to name the field (key,
+// when the error does not).
+func fieldError(err error, key string) string {
 	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return fmt.Sprintf("field %q is a JSON %s, want %s", te.Field, te.Value, jsonType(te.Type.String()))
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			key = te.Field
+		}
+		if key == "" {
+			return fmt.Sprintf("want a JSON object, got a JSON %s", te.Value)
+		}
+		return fmt.Sprintf("field %q is a JSON %s, want %s", key, te.Value, jsonType(te.Type.String()))
+	}
+	if key != "" {
+		return fmt.Sprintf("field %q: %v", key, err)
 	}
 	return err.Error()
 }
@@ -344,6 +367,9 @@ func short(b []byte) string {
 }
 
 func (w *wire) record() (Record, error) {
+	if len(w.Peers) == 0 {
+		w.Peers = nil
+	}
 	r := Record{Node: w.Node, ID: w.ID, Peer: w.Peer, Peers: w.Peers, Type: w.Type, Content: w.Content,
 		Chat: w.Chat, ChatID: w.ChatID, Wake: w.Wake, Reason: w.Reason, Attempts: -1}
 	if w.Kind == "event" {
@@ -431,6 +457,9 @@ func parseAt(raw json.RawMessage) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, fmt.Errorf("\"at\" %q is not an RFC 3339 time", s)
 		}
+		if t.Year() < 1970 || t.Year() > 9999 {
+			return time.Time{}, fmt.Errorf("\"at\" %q is not a plausible time", s)
+		}
 		return t.UTC(), nil
 	}
 	var f float64
@@ -448,6 +477,8 @@ func (r Record) validate() error {
 		return fmt.Errorf("invalid kind %d", uint8(r.Kind))
 	case r.At.IsZero():
 		return errors.New("missing \"at\"")
+	case r.At.Year() < 1970 || r.At.Year() > 9999:
+		return fmt.Errorf("time %v is not plausible", r.At)
 	case r.Kind.message() && r.ID == "":
 		return errors.New("missing \"id\"")
 	case len(r.ID) > maxID:

@@ -40,6 +40,7 @@ type Recorder struct {
 	violations map[string]*checkState
 	state      StateSummary
 	types      map[string]typeInfo
+	seq        uint64
 }
 
 type msgKey struct{ node, id string }
@@ -60,6 +61,7 @@ type message struct {
 	outsideReported bool
 	first, last     Evidence
 	heapIdx         int
+	seq             uint64 // creation order: ties in deadlines go oldest first
 }
 
 type outcome uint8
@@ -351,7 +353,8 @@ func (r *Recorder) track(rec Record, start bool) *message {
 		r.drop(victim)
 		r.counts(victim.flow).Evicted++
 	}
-	m := &message{key: msgKey{rec.Node, rec.ID}, typ: rec.Type, created: rec.At,
+	r.seq++
+	m := &message{seq: r.seq, key: msgKey{rec.Node, rec.ID}, typ: rec.Type, created: rec.At,
 		deadline: rec.At.Add(r.cfg.Horizon), sawStart: start, first: rec.Evidence, last: rec.Evidence}
 	r.open[m.key] = m
 	heap.Push(&r.deadlines, m)
@@ -506,7 +509,7 @@ func (r *Recorder) reclassify(m *message, f mvdsguard.Flow) {
 func (r *Recorder) transmitted(m *message, rec Record) {
 	m.attempts++
 	for _, w := range r.nodeOf(m.key.node).watches {
-		if !w.satisfied && !m.created.After(w.at) && !rec.At.Before(w.at) {
+		if !w.satisfied && !m.created.After(w.at) && !rec.At.Before(w.at) && !rec.At.After(w.deadline) {
 			w.satisfied = true
 		}
 	}
@@ -599,6 +602,8 @@ func (r *Recorder) close(m *message, out outcome, rec *Record) {
 			}
 		}
 	}
+	// A finished message is only looked up, never quoted again.
+	m.first, m.last = Evidence{}, Evidence{}
 	fin := &finished{m: m, outcome: out, counted: counted, at: at}
 	r.finished[m.key] = fin
 	r.finishedQ.push(fin)
@@ -728,7 +733,12 @@ func (r *Recorder) pendingExamples(name string, t time.Time, k int) []Evidence {
 			ms = append(ms, m)
 		}
 	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].created.Before(ms[j].created) })
+	sort.Slice(ms, func(i, j int) bool {
+		if !ms[i].created.Equal(ms[j].created) {
+			return ms[i].created.Before(ms[j].created)
+		}
+		return ms[i].seq < ms[j].seq
+	})
 	var out []Evidence
 	for _, m := range ms[:min(k, len(ms))] {
 		out = append(out, m.last)
@@ -875,8 +885,10 @@ func shortID(id string) string {
 
 func roundDur(d time.Duration) time.Duration {
 	switch {
-	case d >= time.Minute:
+	case d >= 10*time.Minute:
 		return d.Round(time.Second)
+	case d >= time.Minute:
+		return d.Round(100 * time.Millisecond)
 	case d >= time.Second:
 		return d.Round(10 * time.Millisecond)
 	}
@@ -886,8 +898,13 @@ func roundDur(d time.Duration) time.Duration {
 // deadlineHeap orders open messages by their horizon.
 type deadlineHeap []*message
 
-func (h deadlineHeap) Len() int           { return len(h) }
-func (h deadlineHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+func (h deadlineHeap) Len() int { return len(h) }
+func (h deadlineHeap) Less(i, j int) bool {
+	if !h[i].deadline.Equal(h[j].deadline) {
+		return h[i].deadline.Before(h[j].deadline)
+	}
+	return h[i].seq < h[j].seq
+}
 func (h deadlineHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].heapIdx, h[j].heapIdx = i, j

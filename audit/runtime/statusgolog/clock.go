@@ -101,6 +101,11 @@ func isoTime(b []byte) (time.Time, int, bool) {
 		return time.Time{}, 0, false
 	}
 	y, _ := digits(b[0:4])
+	if y < 1970 {
+		// No status-go log predates the epoch; a year 0000 is a garbled
+		// line, not an entry.
+		return time.Time{}, 0, false
+	}
 	mo, _ := digits(b[5:7])
 	d, _ := digits(b[8:10])
 	h, _ := digits(b[11:13])

@@ -374,16 +374,18 @@ type fields struct {
 func finish(e *Entry, f *fields) error {
 	switch e.Kind {
 	case SentPrivate, SentPrivateRaw, SentCommunity, SentPublic:
+		// Recipients come first on these lines: a bad one is where a
+		// truncated line was cut.
+		for _, r := range e.Recipients {
+			if err := checkHex("recipient", r, pubkeyHex); err != nil {
+				return err
+			}
+		}
 		if !f.haveID {
 			return missing("messageID")
 		}
 		if err := checkHex("messageID", f.messageID, messageIDHex); err != nil {
 			return err
-		}
-		for _, r := range e.Recipients {
-			if err := checkHex("recipient", r, pubkeyHex); err != nil {
-				return err
-			}
 		}
 		e.MessageID = f.messageID
 		e.ContentType = f.contentType
