@@ -1,0 +1,20 @@
+# Runtime audit (audit/runtime, mvdsaudit runtime): the log-reading benchmark
+# and fuzzing of its parsers.
+
+BENCH_TARGETS += bench-runtime
+
+.PHONY: bench-runtime fuzz-runtime
+
+## bench-runtime: mvdsaudit runtime against wc -l and a bufio line scan on generated status-go logs
+## (geth terminal, zap console, zap JSON; RUNTIME_BENCH_SIZE each, written to a temporary directory and
+## deleted), with peak memory; rewrites the runtime section of docs/benchmarks.md.
+RUNTIME_BENCH_SIZE ?= 1GiB
+RUNTIME_BENCH_RUNS ?= 3
+bench-runtime:
+	$(GO) run ./audit/runtime/internal/runtimebench -size $(RUNTIME_BENCH_SIZE) -runs $(RUNTIME_BENCH_RUNS) -doc docs/benchmarks.md
+
+## fuzz-runtime: fuzz the runtime audit's parsers (status-go log lines, JSON Lines records) for
+## FUZZTIME each. Their seeds under testdata/fuzz run with every `make test`.
+fuzz-runtime:
+	$(GO) test ./audit/runtime/statusgolog -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./audit/runtime -run '^$$' -fuzz '^FuzzParseRecord$$' -fuzztime $(FUZZTIME)
