@@ -502,7 +502,8 @@ func FromEvent(e mvdsguard.Event, node string, at time.Time) Record {
 		Reason: string(e.Reason), Attempts: -1, Via: ViaMVDS}
 	switch e.Type {
 	case mvdsguard.EventScheduled:
-		r.Kind = KindSend
+		// Track counts attempts mvds made before the message was tracked.
+		r.Kind, r.Attempts = KindSend, e.Attempts
 	case mvdsguard.EventSent:
 		r.Kind = KindAttempt
 	case mvdsguard.EventDelivered:
