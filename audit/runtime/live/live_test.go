@@ -361,14 +361,16 @@ func TestAGuardThatIsNotToldOfTheReconnectIsReported(t *testing.T) {
 }
 
 func TestAGuardToldOfTheReconnectRetriesAtOnce(t *testing.T) {
-	w := newWorld(t, setup{cfg: func(c *runtime.Config) { c.ReconnectWithin = 300 * time.Millisecond },
+	within := time.Second
+	w := newWorld(t, setup{cfg: func(c *runtime.Config) { c.ReconnectWithin = within },
 		optsA: []retry.Option{retry.WithPolicy(mvdsguard.ContactRequest, retry.Control, retry.Policy{Initial: time.Minute, Max: time.Hour, Multiplier: 2})}})
 	w.offline()
 	w.send("cr-1", "cr-1", mvdsguard.ContactRequest, retry.Control)
 	w.sync()
 	w.online()
 	eventually(t, "delivered", func() bool { return w.status("cr-1").Status == mvdsguard.Delivered })
-	time.Sleep(400 * time.Millisecond)
+	// Judge the run only once the reconnect's deadline has passed.
+	time.Sleep(within + 100*time.Millisecond)
 	rep := w.finish()
 	expect(t, rep)
 	if rep.State.Reconnects != 1 {

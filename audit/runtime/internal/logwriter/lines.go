@@ -28,10 +28,10 @@ const (
 type Style uint8
 
 const (
-	// Current: one recipient key (zap.String), since mid 2024.
+	// Current: one recipient key (zap.String), since v0.182.38 (mid 2024).
 	Current Style = iota
 	// Early2024: the RawMessage's Recipients as a list (zap.Strings), which
-	// is empty for most private sends.
+	// is empty for most private sends (v0.181.31 to v0.182.37).
 	Early2024
 )
 
