@@ -280,11 +280,9 @@ func (r *Recorder) classify(rec Record) mvdsguard.Flow {
 		if len(r.types) < 1024 {
 			r.types[rec.Type] = ti
 		}
-		if err != nil {
-			r.noteUnknownType(rec.Type)
-		}
 	}
 	if !ti.ok {
+		r.noteUnknownType(rec.Type)
 		return 0
 	}
 	var content *statusgo.ContentType
@@ -468,7 +466,9 @@ func (r *Recorder) attempt(rec Record) {
 // unclassified message, the path, the latest evidence.
 func (r *Recorder) touch(m *message, rec Record) {
 	m.last = rec.Evidence
-	if m.flow == 0 && (rec.Type != "" || rec.Flow.Valid()) {
+	// A record that names a type the message was not yet judged by may
+	// place it (a send logged after the message's first transmission).
+	if m.flow == 0 && (rec.Flow.Valid() || rec.Type != "" && rec.Type != m.typ) {
 		if f := r.classify(rec); f != 0 {
 			r.reclassify(m, f)
 		}
