@@ -69,6 +69,13 @@ func (t *Transport) GoOffline() error {
 	}
 	t.offline.Store(true)
 	h := t.node.Host()
+	t.mu.Lock()
+	for _, id := range h.Network().Peers() {
+		if _, kept := t.known[id]; !kept {
+			t.recent[id] = h.Peerstore().PeerInfo(id)
+		}
+	}
+	t.mu.Unlock()
 	for _, id := range h.Network().Peers() {
 		if err := h.Network().ClosePeer(id); err != nil {
 			t.logger.Debug("closing a connection to go offline", zap.Stringer("peer", id), zap.Error(err))
@@ -80,9 +87,13 @@ func (t *Transport) GoOffline() error {
 }
 
 // GoOnline lets connections in again and dials every kept peer (those given
-// to Connect, and the service node). It returns once the dials are done;
-// their errors are returned together, but the node is online either way and
-// keeps redialling.
+// to Connect, and the service node) and every peer that was connected when
+// the node went offline — as a device coming back reconnects to the peers it
+// had, rather than waiting for them to find it: until a peer is connected
+// directly again, its packets reach the node only through the relay mesh,
+// which needs a heartbeat to take the node back. It returns once the dials
+// are done; their errors are returned together, but the node is online
+// either way and keeps redialling the kept peers.
 func (t *Transport) GoOnline(ctx context.Context) error {
 	if t.closed.Load() {
 		return ErrClosed
@@ -90,10 +101,14 @@ func (t *Transport) GoOnline(ctx context.Context) error {
 	t.offline.Store(false)
 	t.logger.Info("online")
 	t.mu.Lock()
-	infos := make([]peer.AddrInfo, 0, len(t.known))
+	infos := make([]peer.AddrInfo, 0, len(t.known)+len(t.recent))
 	for _, info := range t.known {
 		infos = append(infos, info)
 	}
+	for _, info := range t.recent {
+		infos = append(infos, info)
+	}
+	t.recent = map[peer.ID]peer.AddrInfo{}
 	t.mu.Unlock()
 	errs := make([]error, len(infos))
 	var wg sync.WaitGroup

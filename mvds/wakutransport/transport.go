@@ -75,6 +75,7 @@ type Transport struct {
 
 	mu      sync.Mutex
 	known   map[peer.ID]peer.AddrInfo // peers kept connected while online
+	recent  map[peer.ID]peer.AddrInfo // other peers connected when the node went offline
 	service peer.ID                   // light mode
 	sub     *subscription.SubscriptionDetails
 
@@ -162,11 +163,12 @@ func New(key *ecdsa.PrivateKey, opts ...Option) (*Transport, error) {
 	t := &Transport{
 		key: key, id: id, cfg: cfg, node: wn, logger: logger, topic: ContentTopic(id),
 		ctx: ctx, cancel: cancel,
-		inbox: make(chan transport.Packet, inboxSize),
-		done:  make(chan struct{}),
-		conn:  newConnectivity(),
-		poke:  make(chan struct{}, 1),
-		known: map[peer.ID]peer.AddrInfo{},
+		inbox:  make(chan transport.Packet, inboxSize),
+		done:   make(chan struct{}),
+		conn:   newConnectivity(),
+		poke:   make(chan struct{}, 1),
+		known:  map[peer.ID]peer.AddrInfo{},
+		recent: map[peer.ID]peer.AddrInfo{},
 	}
 	wn.Host().Network().Notify(&network.NotifyBundle{
 		ConnectedF:    t.onConnected,

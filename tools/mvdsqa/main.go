@@ -1,12 +1,15 @@
-// Command mvdsqa is mvdsguard's QA harness. Today it runs the same
-// scenarios on status-go's stock configuration and on the Guard, over the
-// in-process transport, on SQLite files in a temporary directory, and prints
-// the comparison.
+// Command mvdsqa is mvdsguard's QA harness: black-box QA nodes on real
+// go-waku with a REST API, a runner for fault-injection scenarios written in
+// YAML, and the comparisons of status-go's stock configuration with the
+// Guard (docs/qa.md).
 //
 // Usage:
 //
-//	mvdsqa demo   [-epoch 10ms] [-seed 1] [-messages 100] [-keep]
+//	mvdsqa node   -data DIR [-api 127.0.0.1:0] [-listen 127.0.0.1:0] [-light ADDR | -service] [-stock] [-policy P]... [-peer ADDR]...
+//	mvdsqa run    [-junit F] [-json F] [-variant guarded|stock|both] [-keep] SCENARIO.yaml|DIR ...
+//	mvdsqa demo   [-suite fixtures/scenarios] [-sim=true] [-epoch 10ms] [-seed 1] [-messages 100] [-keep]
 //	mvdsqa outage [-epoch 10ms] [-seed 1] [-messages 1000] [-keep] [-outages 1m,1h,72h,336h]
+//	mvdsqa bench  [-messages 1000] [-outage 30s] [-doc docs/benchmarks.md]
 package main
 
 import (
@@ -22,8 +25,11 @@ import (
 const usage = `usage: mvdsqa <command> [flags]
 
 commands:
-  demo    the stock-vs-guarded comparison on embedded defaults
-  outage  the outage matrix: messages queued offline, delivery after reconnect
+  node    run one QA node (go-waku + mvds + Guard on SQLite) with its REST API
+  run     run scenario files against QA nodes; JUnit XML and JSON results
+  demo    the default scenario suite, stock and guarded side by side, and the comparison table
+  outage  the outage matrix: messages queued offline, delivery after reconnect (simulated)
+  bench   over real go-waku relay: send-to-ack latency and delivery after a disconnect, stock vs guarded
 `
 
 func main() {
@@ -38,6 +44,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
+	case "node":
+		return runNode(args[1:], stdout, stderr)
+	case "run":
+		return runScenarios(args[1:], stdout, stderr)
 	case "demo", "outage":
 		fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 		fs.SetOutput(stderr)

@@ -43,7 +43,11 @@ func serveAPI(n *Node, addr, token string) (*apiServer, error) {
 		return nil, fmt.Errorf("REST API on %s: %w", addr, err)
 	}
 	a := &apiServer{node: n, token: token, addr: ln.Addr().String(), ln: ln, done: make(chan struct{}), served: make(chan struct{})}
-	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(n.logger.Named("http"))}
+	// The idle timeout is longer than any client's (Client keeps idle
+	// connections 30 s): a server that closes an idle connection just as the
+	// client reuses it makes a request fail with a reset.
+	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute,
+		ErrorLog: zap.NewStdLog(n.logger.Named("http"))}
 	go func() {
 		defer close(a.served)
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

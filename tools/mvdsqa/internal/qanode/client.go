@@ -23,7 +23,9 @@ type Client struct {
 
 // NewClient returns a client for the API at base ("http://127.0.0.1:8080").
 func NewClient(base, token string) *Client {
-	return &Client{base: base, token: token, http: &http.Client{Timeout: 15 * time.Second}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.IdleConnTimeout = 30 * time.Second
+	return &Client{base: base, token: token, http: &http.Client{Timeout: 15 * time.Second, Transport: tr}}
 }
 
 // Base returns the API's base URL.
