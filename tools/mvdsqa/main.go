@@ -48,49 +48,33 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runNode(args[1:], stdout, stderr)
 	case "run":
 		return runScenarios(args[1:], stdout, stderr)
-	case "demo", "outage":
-		fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	case "demo":
+		return runDemoCmd(args[1:], stdout, stderr)
+	case "outage":
+		fs := flag.NewFlagSet("outage", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		cfg := outageConfig{}
-		fs.DurationVar(&cfg.epoch, "epoch", 10*time.Millisecond, "wall-clock length of one simulated epoch (status-go's is 300ms)")
-		fs.Int64Var(&cfg.seed, "seed", 1, "seed of the network's and the jitter's random decisions")
-		fs.BoolVar(&cfg.keep, "keep", false, "keep the SQLite files and print their directory")
-		defaultMessages := 100
-		if args[0] == "outage" {
-			defaultMessages = 1000
-		}
-		fs.IntVar(&cfg.messages, "messages", defaultMessages, "critical messages queued per scenario")
-		outages := fs.String("outages", "1m,1h,72h,336h", "outage lengths (outage only)")
+		simFlags(fs, &cfg.demoConfig, 1000)
+		outages := fs.String("outages", "1m,1h,72h,336h", "outage lengths")
 		if err := fs.Parse(args[1:]); err != nil {
 			return 2
 		}
 		if fs.NArg() > 0 {
-			fmt.Fprintf(stderr, "%s: unexpected argument %q\n", args[0], fs.Arg(0))
+			fmt.Fprintf(stderr, "outage: unexpected argument %q\n", fs.Arg(0))
 			return 2
 		}
 		if err := cfg.validate(); err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", args[0], err)
+			fmt.Fprintf(stderr, "outage: %v\n", err)
 			return 2
 		}
 		var err error
-		if args[0] == "demo" {
-			err = runDemo(cfg.demoConfig, stdout)
-		} else {
-			if cfg.outages, err = parseOutages(*outages); err != nil {
-				fmt.Fprintf(stderr, "outage: %v\n", err)
-				return 2
-			}
-			err = runOutage(cfg, stdout)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", args[0], err)
-			var fail *expectationError
-			if errors.As(err, &fail) {
-				return 1
-			}
+		if cfg.outages, err = parseOutages(*outages); err != nil {
+			fmt.Fprintf(stderr, "outage: %v\n", err)
 			return 2
 		}
-		return 0
+		return exitCode("outage", runOutage(cfg, stdout), stderr)
+	case "bench":
+		return runBenchCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -98,6 +82,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mvdsqa: unknown command %q\n%s", args[0], usage)
 		return 2
 	}
+}
+
+// simFlags are the flags of the simulated comparisons (demo, outage).
+func simFlags(fs *flag.FlagSet, cfg *demoConfig, messages int) {
+	fs.DurationVar(&cfg.epoch, "epoch", 10*time.Millisecond, "wall-clock length of one simulated epoch (status-go's is 300ms)")
+	fs.Int64Var(&cfg.seed, "seed", 1, "seed of the network's and the jitter's random decisions")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the SQLite files and print their directory")
+	fs.IntVar(&cfg.messages, "messages", messages, "critical messages queued per simulated scenario")
+}
+
+// exitCode reports err and turns it into the exit code: 1 when an outcome
+// contradicts what the Guard promises, 2 when the command could not run.
+func exitCode(cmd string, err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
+	var fail *expectationError
+	if errors.As(err, &fail) {
+		return 1
+	}
+	return 2
 }
 
 func parseOutages(s string) ([]time.Duration, error) {

@@ -2,22 +2,115 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
 
+const suite = "../../fixtures/scenarios"
+
+// TestDemoRunsAndMeetsItsExpectations runs the demo on one scenario of the
+// suite (the full suite runs in TestTheQASuitePassesOnTheGuard) and the
+// simulated comparison, and checks the table.
 func TestDemoRunsAndMeetsItsExpectations(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs every demo scenario")
+		t.Skip("runs go-waku nodes and the simulated scenarios")
+	}
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(suite, "01-contact-request-offline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "one.yaml"), b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
-	if code := run([]string{"demo", "-messages", "20"}, &out, &errOut); code != 0 {
+	if code := run([]string{"demo", "-messages", "20", "-suite", dir, "-slack", "3"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
-	for _, want := range []string{"attempts counted while offline", "deleted silently, nobody told", "failed, reported (retry button)", "still retrying"} {
+	if !regexp.MustCompile(`scenarios with every expectation met\s+0 of 1\s+1 of 1`).MatchString(out.String()) {
+		t.Errorf("summary row missing or wrong:\n%s", out.String())
+	}
+	for _, want := range []string{"stock (status-go)", "cr1 delivered within 2s of reconnect", "FAIL not within",
+		"attempts counted while offline", "deleted silently, nobody told", "failed, reported (retry button)", "still retrying"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// buildMvdsqa builds this command once, for the scenarios' process nodes.
+func buildMvdsqa(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool to build mvdsqa for process nodes")
+	}
+	bin := filepath.Join(t.TempDir(), "mvdsqa")
+	cmd := exec.Command(goTool, "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestTheQASuitePassesOnTheGuard is the suite in CI: every scenario of
+// fixtures/scenarios, on guarded nodes over real go-waku on 127.0.0.1
+// (three of them with nodes run as mvdsqa node processes, killed,
+// restarted and frozen), with results in JUnit XML and JSON. Time limits
+// get a slack of 3: CI tests every package at once under the race
+// detector, and epochs run late.
+func TestTheQASuitePassesOnTheGuard(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole QA suite")
+	}
+	bin := buildMvdsqa(t)
+	dir := t.TempDir()
+	junit, jsonOut := filepath.Join(dir, "suite.xml"), filepath.Join(dir, "suite.json")
+	var out, errOut bytes.Buffer
+	code := run([]string{"run", "-q", "-slack", "3", "-node-binary", bin, "-work", filepath.Join(dir, "work"),
+		"-junit", junit, "-json", jsonOut, suite}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
+	}
+	var suites struct {
+		Tests  int `xml:"tests,attr"`
+		Fails  int `xml:"failures,attr"`
+		Suites []struct {
+			Name string `xml:"name,attr"`
+		} `xml:"testsuite"`
+	}
+	b, err := os.ReadFile(junit)
+	if err != nil || xml.Unmarshal(b, &suites) != nil || len(suites.Suites) < 8 || suites.Fails != 0 || suites.Tests < 8*3 {
+		t.Errorf("JUnit: %v %+v", err, suites)
+	}
+	var results []struct {
+		Passed  bool   `json:"passed"`
+		Variant string `json:"variant"`
+	}
+	b, err = os.ReadFile(jsonOut)
+	if err != nil || json.Unmarshal(b, &results) != nil || len(results) < 8 {
+		t.Errorf("JSON: %v %d results", err, len(results))
+	}
+	t.Logf("\n%s", out.String())
+}
+
+// TestInvalidScenarioExitsTwoNamingFileAndLine: nothing runs when a file is
+// wrong, and the error says where.
+func TestInvalidScenarioExitsTwoNamingFileAndLine(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("name: x\nnodes: {a: {}}\nsteps:\n  - wait: soon\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"run", bad}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), bad+":4: wait") {
+		t.Errorf("exit %d, stderr %q; want 2 and %s:4", code, errOut.String(), bad)
 	}
 }
 
@@ -31,6 +124,15 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		"extra argument":  {"demo", "now"},
 		"bad outage":      {"outage", "-outages", "1m,soon"},
 		"outage too long": {"outage", "-outages", "2000h"},
+		"run nothing":     {"run"},
+		"run bad variant": {"run", "-variant", "both-ish", "x.yaml"},
+		"run no file":     {"run", "/nonexistent/suite.yaml"},
+		"run bad slack":   {"run", "-slack", "0.5", suite},
+		"demo no suite":   {"demo", "-suite", "/nonexistent"},
+		"node no data":    {"node"},
+		"node bad policy": {"node", "-data", "/tmp/x", "-policy", "one_to_one:colour=red"},
+		"node exposed":    {"node", "-data", "/tmp/x", "-api", "0.0.0.0:8080"},
+		"bench extra arg": {"bench", "now"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(args, &out, &errOut); code != 2 {

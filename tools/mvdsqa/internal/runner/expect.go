@@ -293,9 +293,9 @@ func (r *run) nothingLost(x scenario.Expectation, res ExpectResult, now time.Tim
 		return verdict{decided: true, res: res}
 	}
 	res.Passed = true
-	res.Measured = fmt.Sprintf("%d messages, all received", len(ms))
+	res.Measured = fmt.Sprintf("all %d received", len(ms))
 	if d := last.Sub(end); d > 0 {
-		res.Measured += fmt.Sprintf(", the last %.2fs after the last step", d.Seconds())
+		res.Measured += fmt.Sprintf(", last +%.2fs", d.Seconds())
 	}
 	return verdict{decided: true, res: res}
 }

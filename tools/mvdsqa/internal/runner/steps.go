@@ -29,9 +29,9 @@ func (r *run) do(ctx context.Context, st scenario.Step) error {
 		if err := sleep(ctx, st.For); err != nil {
 			return err
 		}
-		return n.client.SetOnline(ctx, true)
+		return r.online(ctx, n)
 	case scenario.StepOnline:
-		return n.client.SetOnline(ctx, true)
+		return r.online(ctx, n)
 	case scenario.StepFlap:
 		for i := 0; i < st.Times; i++ {
 			if err := n.client.SetOnline(ctx, false); err != nil {
@@ -40,7 +40,7 @@ func (r *run) do(ctx context.Context, st scenario.Step) error {
 			if err := sleep(ctx, st.Down); err != nil {
 				return err
 			}
-			if err := n.client.SetOnline(ctx, true); err != nil {
+			if err := r.online(ctx, n); err != nil {
 				return err
 			}
 			if i < st.Times-1 {
@@ -247,5 +247,15 @@ func (r *run) sleepNode(ctx context.Context, n *node, d time.Duration) error {
 	if _, err := n.client.JumpClock(ctx, d); err != nil {
 		return err
 	}
-	return n.client.SetOnline(ctx, true)
+	return r.online(ctx, n)
+}
+
+// online brings a node back and waits until its connectivity signal says
+// online — for a light client, until its filter subscription is in place
+// again — so that the next step meets a node that can hear.
+func (r *run) online(ctx context.Context, n *node) error {
+	if err := n.client.SetOnline(ctx, true); err != nil {
+		return err
+	}
+	return waitOnline(ctx, n)
 }
