@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/mvdsguard/mvdsguard/audit/runtime/internal/logwriter"
+	"github.com/mvdsguard/mvdsguard/internal/benchdoc"
 )
 
 func main() {
@@ -387,30 +388,8 @@ func loadAverage() string {
 	return "unknown"
 }
 
-const beginMarker, endMarker, auditMarker = "<!-- runtime:begin -->", "<!-- runtime:end -->", "<!-- audit:begin -->"
-
-// writeSection replaces the text between the runtime markers, inserting the
-// markers before the static audit's section (or at the end) if missing.
-// Other sections are left byte for byte as they are.
+// writeSection replaces the runtime section of the benchmarks file, adding
+// it before the static audit's section if it is missing.
 func writeSection(path, section string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	s := string(data)
-	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
-	switch {
-	case i >= 0 && j > i:
-		s = s[:i+len(beginMarker)] + "\n" + section + s[j:]
-	case i < 0 && j < 0:
-		block := beginMarker + "\n" + section + endMarker + "\n\n"
-		if k := strings.Index(s, auditMarker); k >= 0 {
-			s = s[:k] + block + s[k:]
-		} else {
-			s = strings.TrimRight(s, "\n") + "\n\n" + block
-		}
-	default:
-		return fmt.Errorf("%s has a broken %s ... %s section", path, beginMarker, endMarker)
-	}
-	return os.WriteFile(path, []byte(s), 0o644)
+	return benchdoc.WriteSection(path, "runtime", "audit", section)
 }

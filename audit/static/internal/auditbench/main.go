@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/mvdsguard/mvdsguard/audit/static/internal/synth"
+	"github.com/mvdsguard/mvdsguard/internal/benchdoc"
 )
 
 func main() {
@@ -406,25 +407,10 @@ func goVersion() string {
 	return strings.TrimSpace(string(out))
 }
 
-const beginMarker, endMarker = "<!-- audit:begin -->", "<!-- audit:end -->"
-
-// writeSection replaces what lies between the audit markers, creating the
-// file with just the markers if it does not exist. Nothing outside the
-// markers is touched: other sections belong to other parts of the project.
+// writeSection replaces the static audit's section of the benchmarks file;
+// nothing outside its markers is touched.
 func writeSection(path, section string) error {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		data = []byte("# Benchmarks\n\n" + beginMarker + "\n" + endMarker + "\n")
-	} else if err != nil {
-		return err
-	}
-	s := string(data)
-	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
-	if i < 0 || j < i {
-		return fmt.Errorf("%s has no %s ... %s section", path, beginMarker, endMarker)
-	}
-	s = s[:i+len(beginMarker)] + "\n" + section + s[j:]
-	return os.WriteFile(path, []byte(s), 0o644)
+	return benchdoc.WriteSection(path, "audit", "", section)
 }
 
 func repoRoot() (string, error) {
