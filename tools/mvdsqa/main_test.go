@@ -133,6 +133,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		"node bad policy": {"node", "-data", "/tmp/x", "-policy", "one_to_one:colour=red"},
 		"node exposed":    {"node", "-data", "/tmp/x", "-api", "0.0.0.0:8080"},
 		"bench extra arg": {"bench", "now"},
+		"bench no rate":   {"bench", "-rate", "0"},
+		"bench short":     {"bench", "-horizon", "1s"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(args, &out, &errOut); code != 2 {
@@ -154,5 +156,36 @@ func TestOutageMatrixOfAShortOutage(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "1 min") || !strings.Contains(out.String(), "guarded/stock") {
 		t.Fatalf("output:\n%s", out.String())
+	}
+}
+
+// TestBenchMeasuresBothAndWritesItsSection runs a small bench: the stock
+// node is given no time to recover (its numbers say "not within"), the
+// Guard must deliver everything within 2 s of reconnecting, and the results
+// replace the waku section of a benchmarks file.
+func TestBenchMeasuresBothAndWritesItsSection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go-waku nodes")
+	}
+	doc := filepath.Join(t.TempDir(), "benchmarks.md")
+	if err := os.WriteFile(doc, []byte("# B\n\n<!-- waku:begin -->\nold\n<!-- waku:end -->\n\n<!-- runtime:begin -->\nkept\n<!-- runtime:end -->\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"bench", "-messages", "20", "-rate", "50", "-queued", "10", "-disconnect", "2s", "-horizon", "3s", "-within", "2s", "-doc", doc}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
+	}
+	b, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| acknowledged | 20 of 20 | 20 of 20 |", "| delivered within 2s of reconnecting | 0 of 10 | **10 of 10** |",
+		"| attempts counted while offline | 10 | 0 |", "not within 3s", "— met.", "<!-- runtime:begin -->\nkept\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("benchmarks file lacks %q:\n%s", want, b)
+		}
+	}
+	if strings.Contains(string(b), "old") {
+		t.Errorf("old section kept:\n%s", b)
 	}
 }
