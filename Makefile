@@ -47,7 +47,8 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./mvds -run '^$$' -fuzz '^FuzzDecodePacket$$' -fuzztime $(FUZZTIME)
 
-## demo: the stock-vs-guarded comparison on embedded defaults (SQLite files in a temp dir, in-process nodes).
+## demo: the QA suite (fixtures/scenarios) on go-waku nodes on 127.0.0.1, stock vs guarded side by side,
+## then the simulated long outages; SQLite files in a temporary directory.
 demo:
 	$(GO) run ./tools/mvdsqa demo
 
