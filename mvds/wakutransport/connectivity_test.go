@@ -3,6 +3,7 @@ package wakutransport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -125,11 +126,40 @@ func TestLightClientThroughServiceNode(t *testing.T) {
 	}
 }
 
+// TestRateLimitedLightPushIsTriedAgain: a service node that takes one light
+// push per second refuses a client's quick succession of sends; the client
+// waits and tries again, so every packet arrives and no Send fails.
+func TestRateLimitedLightPushIsTriedAgain(t *testing.T) {
+	svc := start(t, nil, WithService(), WithLightPushLimit(2, 1))
+	r := start(t, nil)
+	connect(t, r, svc)
+	waitOnline(t, r, svc)
+	l := start(t, nil, WithLightMode(svc.Addrs()[0]))
+	waitOnline(t, l)
+
+	const n = 4
+	for i := 0; i < n; i++ {
+		if err := l.Send(l.ID(), r.ID(), oneMessage(fmt.Sprint("burst ", i))); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	got := map[string]bool{}
+	for len(got) < n {
+		p := watchOne(t, r)
+		got[string(p.Payload.Messages[0].Body)] = true
+	}
+	if st := l.Stats(); st.RateLimited == 0 || st.SendErrors != 0 || st.Published != n {
+		t.Errorf("light client stats %+v: want some refusals tried again, %d published, no send errors", st, n)
+	}
+}
+
 func TestLightModeRejectsBadServiceAddressesAndServing(t *testing.T) {
 	key := newKey(t)
 	for name, opts := range map[string][]Option{
 		"not a multiaddr":  {WithLightMode("localhost:6000")},
 		"no peer id":       {WithLightMode("/ip4/127.0.0.1/tcp/6000")},
+		"no push rate":     {WithService(), WithLightPushLimit(0, 1)},
+		"no push burst":    {WithService(), WithLightPushLimit(5, 0)},
 		"light and serve":  {WithLightMode("/ip4/127.0.0.1/tcp/6000/p2p/16Uiu2HAmNvqnX5nU5V5gFvNvbFGz1JAG2G9dGW3iZNTTCW9ZVJfh"), WithService()},
 		"bad listen":       {WithListenAddress("nowhere")},
 		"tiny messages":    {WithMaxMessageSize(10)},

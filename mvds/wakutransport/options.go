@@ -46,6 +46,8 @@ type config struct {
 	mode        Mode
 	serviceAddr multiaddr.Multiaddr
 	serve       bool
+	pushRate    float64 // light push requests a service node takes per second from one peer
+	pushBurst   int
 	pubsubTopic string
 	maxSize     int
 	perIP       int
@@ -60,6 +62,8 @@ func defaultConfig() config {
 		pubsubTopic: DefaultPubsubTopic,
 		maxSize:     DefaultMaxMessageSize,
 		perIP:       5, // go-waku's default
+		pushRate:    DefaultLightPushRate,
+		pushBurst:   DefaultLightPushBurst,
 		sendTimeout: 5 * time.Second,
 		redial:      2 * time.Second,
 		logger:      zap.NewNop(),
@@ -105,6 +109,30 @@ func WithLightMode(serviceAddr string) Option {
 func WithService() Option {
 	return func(c *config) error {
 		c.serve = true
+		return nil
+	}
+}
+
+// DefaultLightPushRate and DefaultLightPushBurst bound the light push
+// requests a service node accepts from one peer: 10 per second, in bursts
+// of up to 20. go-waku's own default is 1 per second with no burst, which
+// refuses a light client running status-go's 300 ms epoch most of what it
+// sends — an ack and a message leave in separate epochs, and a large
+// payload is split into several Waku messages.
+const (
+	DefaultLightPushRate  = 10
+	DefaultLightPushBurst = 20
+)
+
+// WithLightPushLimit sets how many light push requests per second, in
+// bursts of how many, a service node accepts from one peer (see
+// DefaultLightPushRate). Only a service node uses it.
+func WithLightPushLimit(perSecond float64, burst int) Option {
+	return func(c *config) error {
+		if perSecond <= 0 || burst < 1 {
+			return fmt.Errorf("light push limit %v/s, burst %d: want a positive rate and a burst of at least 1", perSecond, burst)
+		}
+		c.pushRate, c.pushBurst = perSecond, burst
 		return nil
 	}
 }

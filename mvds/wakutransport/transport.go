@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/waku-org/go-waku/waku/v2/protocol/subscription"
 	wakuutils "github.com/waku-org/go-waku/waku/v2/utils"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mvdsguard/mvdsguard/mvds/wire"
@@ -92,10 +94,13 @@ type Stats struct {
 	Rejected   uint64 // Waku messages on our topic that failed verification or decoding
 	Forged     uint64 // of Rejected: signed by a key other than the sender's
 	Dropped    uint64 // verified packets dropped because Watch was too far behind
+	// RateLimited counts light push requests the service node refused for
+	// exceeding its rate limit; each was tried again after a pause.
+	RateLimited uint64
 }
 
 type counters struct {
-	published, sendErrors, received, rejected, forged, dropped atomic.Uint64
+	published, sendErrors, received, rejected, forged, dropped, rateLimited atomic.Uint64
 }
 
 // prepareGoWaku works around go-waku keeping its per-protocol message
@@ -145,7 +150,8 @@ func New(key *ecdsa.PrivateKey, opts ...Option) (*Transport, error) {
 		// sending into the void.
 		wopts = append(wopts, node.WithWakuRelayAndMinPeers(1))
 		if cfg.serve {
-			wopts = append(wopts, node.WithLightPush(), node.WithWakuFilterFullNode())
+			wopts = append(wopts, node.WithLightPush(lightpush.WithRateLimiter(rate.Limit(cfg.pushRate), cfg.pushBurst)),
+				node.WithWakuFilterFullNode())
 		}
 	} else {
 		wopts = append(wopts, node.WithWakuFilterLightNode())
@@ -259,7 +265,7 @@ func (t *Transport) Connectivity() *Connectivity { return t.conn }
 func (t *Transport) Stats() Stats {
 	c := &t.stats
 	return Stats{Published: c.published.Load(), SendErrors: c.sendErrors.Load(), Received: c.received.Load(),
-		Rejected: c.rejected.Load(), Forged: c.forged.Load(), Dropped: c.dropped.Load()}
+		Rejected: c.rejected.Load(), Forged: c.forged.Load(), Dropped: c.dropped.Load(), RateLimited: c.rateLimited.Load()}
 }
 
 // Watch blocks until a verified packet arrives. After Close it returns a
@@ -339,13 +345,46 @@ func (t *Transport) publish(to state.PeerID, envelope []byte) error {
 		if t.node.Host().Network().Connectedness(t.service) != network.Connected {
 			return fmt.Errorf("%w: service node %s is not connected", ErrNoPeers, t.service)
 		}
-		_, err = t.node.Lightpush().Publish(ctx, msg, lightpush.WithPubSubTopic(t.cfg.pubsubTopic), lightpush.WithPeer(t.service))
+		err = t.lightPush(ctx, msg)
 	}
 	if err != nil {
 		return fmt.Errorf("publish on %s: %w", t.cfg.pubsubTopic, err)
 	}
 	t.stats.published.Add(1)
 	return nil
+}
+
+// rateLimitPause is the first pause before a refused light push is tried
+// again; it doubles on each refusal, within the send timeout.
+const rateLimitPause = 100 * time.Millisecond
+
+// lightPush publishes through the service node. A service node refuses
+// requests beyond its per-peer rate limit; such a refusal is not a lost
+// network, so the request is tried again after a pause, until the send
+// timeout, rather than dropped (an ack dropped here costs the peer a
+// retransmission).
+func (t *Transport) lightPush(ctx context.Context, msg *pb.WakuMessage) error {
+	pause := rateLimitPause
+	for {
+		_, err := t.node.Lightpush().Publish(ctx, msg, lightpush.WithPubSubTopic(t.cfg.pubsubTopic), lightpush.WithPeer(t.service))
+		if err == nil || !isRateLimited(err) {
+			return err
+		}
+		t.stats.rateLimited.Add(1)
+		t.logger.Debug("light push refused by the service node's rate limit; trying again", zap.Duration("after", pause))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (the service node kept refusing: %v)", ctx.Err(), err)
+		case <-time.After(pause):
+		}
+		pause *= 2
+	}
+}
+
+// isRateLimited says whether a light push error is the service node's
+// rate-limit refusal. go-waku returns it as text only.
+func isRateLimited(err error) bool {
+	return strings.Contains(err.Error(), "exceeds the rate limit")
 }
 
 // read hands the envelopes of a go-waku subscription to receive.
