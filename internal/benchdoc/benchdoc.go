@@ -61,3 +61,17 @@ func WriteSection(path, name, before, text string) error {
 	}
 	return nil
 }
+
+// LoadAverage is the one-minute load average ("unknown" where the system
+// does not say), printed before and after a run so that readers can tell
+// whether other work shared the cores.
+func LoadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	if f := strings.Fields(string(data)); len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
+}

@@ -325,7 +325,7 @@ func runBench(ctx context.Context, cfg benchConfig, out io.Writer) error {
 		return err
 	}
 	defer wd.close()
-	load0 := loadAverage()
+	load0 := benchdoc.LoadAverage()
 	began := time.Now()
 	fmt.Fprintf(out, "mvdsqa bench: stock (status-go) and guarded mvds nodes over go-waku relay on 127.0.0.1, %v epochs\n\n", qanodeEpoch)
 
@@ -363,7 +363,7 @@ func runBench(ctx context.Context, cfg benchConfig, out io.Writer) error {
 			return fmt.Errorf("disconnect run, %s: %w", v, errs[v])
 		}
 	}
-	text := benchReport(cfg, lat, dis, load0, loadAverage(), time.Since(began))
+	text := benchReport(cfg, lat, dis, load0, benchdoc.LoadAverage(), time.Since(began))
 	fmt.Fprintf(out, "\n%s", text)
 	if cfg.doc != "" {
 		if err := benchdoc.WriteSection(cfg.doc, "waku", "runtime", text); err != nil {
@@ -482,16 +482,4 @@ func ratioCell(a time.Duration, aok bool, b time.Duration, bok bool) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.2f×", float64(a)/float64(b))
-}
-
-// loadAverage is the one-minute load average, or "unknown".
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	if f := strings.Fields(string(b)); len(f) > 0 {
-		return f[0]
-	}
-	return "unknown"
 }

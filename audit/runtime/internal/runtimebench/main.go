@@ -123,7 +123,7 @@ func run() error {
 	if !*keep {
 		defer os.RemoveAll(work)
 	}
-	load0 := loadAverage()
+	load0 := benchdoc.LoadAverage()
 	bin := filepath.Join(work, "mvdsaudit")
 	fmt.Fprintln(os.Stderr, "building mvdsaudit")
 	if out, err := exec.Command("go", "build", "-o", bin, "./tools/mvdsaudit").CombinedOutput(); err != nil {
@@ -142,7 +142,7 @@ func run() error {
 		results = append(results, r)
 		fmt.Fprintln(os.Stderr, row(r))
 	}
-	section := render(results, *size, *runs, load0, loadAverage())
+	section := render(results, *size, *runs, load0, benchdoc.LoadAverage())
 	fmt.Println(section)
 	if *doc != "" {
 		return writeSection(*doc, section)
@@ -375,17 +375,6 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("-size %q: want a positive size such as 256MiB or 1GiB", s)
 	}
 	return int64(n * float64(mult)), nil
-}
-
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	if f := strings.Fields(string(data)); len(f) > 0 {
-		return f[0]
-	}
-	return "unknown"
 }
 
 // writeSection replaces the runtime section of the benchmarks file, adding

@@ -199,7 +199,7 @@ func bench(args []string) error {
 	// mvdsaudit's result cache lives in a directory of the benchmark's
 	// own, so that runs neither read nor fill the user's.
 	warmResults := "XDG_CACHE_HOME=" + filepath.Join(tmp, "results")
-	loadBefore := loadAverage()
+	loadBefore := benchdoc.LoadAverage()
 	var results []result
 	for ti, t := range targets {
 		t.lines = countLines(t.dir)
@@ -255,7 +255,7 @@ func bench(args []string) error {
 			results = append(results, r)
 		}
 	}
-	section := render(results, *runs, loadBefore, loadAverage())
+	section := render(results, *runs, loadBefore, benchdoc.LoadAverage())
 	fmt.Print(section)
 	if *doc != "" {
 		return writeSection(*doc, section)
@@ -329,19 +329,6 @@ func countLines(dir string) int {
 		return nil
 	})
 	return n
-}
-
-// loadAverage returns the one-minute load average, to tell readers whether
-// other work shared the cores during the run.
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	if f := strings.Fields(string(data)); len(f) > 0 {
-		return f[0]
-	}
-	return "unknown"
 }
 
 func render(rs []result, runs int, loadBefore, loadAfter string) string {
