@@ -33,6 +33,8 @@ func runDemoCmd(args []string, stdout, stderr io.Writer) int {
 	slack := fs.Float64("slack", 1, "multiply every expectation's time limit (for machines busy with other work)")
 	junit := fs.String("junit", "", "write the suite's results as JUnit XML to this file")
 	jsonOut := fs.String("json", "", "write the suite's results as JSON to this file")
+	binary := fs.String("node-binary", "", "mvdsqa executable for process nodes (default: this one)")
+	processes := fs.Bool("processes", false, "run every in-process node as an `mvdsqa node` process instead")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -62,7 +64,7 @@ func runDemoCmd(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "mvdsguard demo: status-go's stock configuration vs the Guard (retry/)\n\n")
 	fmt.Fprintf(stdout, "The QA suite (%s) over real go-waku nodes on 127.0.0.1, each node with its own SQLite file.\n", *suite)
 	fmt.Fprintf(stdout, "Every scenario runs twice at the same time: on stock nodes (status-go's mvds) and on guarded nodes.\n\n")
-	results, err := demoSuite(ctx, scenarios, runner.Options{Slack: *slack}, stdout)
+	results, err := demoSuite(ctx, scenarios, runner.Options{Slack: *slack, NodeBinary: *binary, Processes: *processes}, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
 		return 2

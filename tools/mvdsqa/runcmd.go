@@ -83,6 +83,7 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 	work := fs.String("work", "", "directory for the nodes' data and logs (default: temporary, kept only for failed runs)")
 	keep := fs.Bool("keep", false, "keep the nodes' data and logs of passing runs too")
 	binary := fs.String("node-binary", "", "mvdsqa executable for process nodes (default: this one)")
+	processes := fs.Bool("processes", false, "run every in-process node as an `mvdsqa node` process instead")
 	epoch := fs.Duration("epoch", 0, "mvds epoch of the nodes the runner starts (default 300ms, status-go's)")
 	quiet := fs.Bool("q", false, "do not print each step")
 	slack := fs.Float64("slack", 1, "multiply every expectation's time limit (for machines busy with other work)")
@@ -110,7 +111,8 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "run: -slack %v: want a factor from 1 to 100\n", *slack)
 		return 2
 	}
-	opts := runner.Options{WorkDir: *work, Keep: *keep, NodeBinary: *binary, Epoch: *epoch, Stock: *variant == "stock", Slack: *slack}
+	opts := runner.Options{WorkDir: *work, Keep: *keep, NodeBinary: *binary, Processes: *processes,
+		Epoch: *epoch, Stock: *variant == "stock", Slack: *slack}
 	if !*quiet {
 		opts.Progress = stdout
 	}

@@ -39,6 +39,10 @@ type Options struct {
 	// NodeBinary is the mvdsqa executable for process nodes (default: this
 	// executable).
 	NodeBinary string
+	// Processes runs every node the scenario puts in the runner's process
+	// as an `mvdsqa node` process instead: each node isolated as it would
+	// be when deployed, at the cost of a start-up per node.
+	Processes bool
 	// Epoch is the nodes' mvds epoch (default 300 ms, status-go's).
 	Epoch time.Duration
 	// Poll is how often the runner looks at the nodes (default 50 ms).
@@ -199,6 +203,9 @@ func (r *run) counts() (sent, accepted int) {
 // online, and creates the groups.
 func (r *run) setup(ctx context.Context) error {
 	for _, sn := range r.s.Nodes {
+		if r.opts.Processes && sn.Run == scenario.InProcess {
+			sn.Run = scenario.Process
+		}
 		dir := nodeDir(r.work, r.opts.Variant(), sn.Name)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
