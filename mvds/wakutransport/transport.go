@@ -432,6 +432,14 @@ func (t *Transport) Close() error {
 	t.once.Do(func() {
 		t.closed.Store(true)
 		close(t.done)
+		// go-waku's WakuNode.Stop closes its broadcaster's input before it
+		// stops relay, so a message arriving meanwhile is sent on a closed
+		// channel. Relay goes first here, and waits for its topic handlers,
+		// while the reader (alive until t.cancel) keeps draining the
+		// broadcaster so that no handler blocks.
+		if r := t.node.Relay(); r != nil {
+			r.Stop()
+		}
 		t.cancel()
 		t.node.Stop()
 		t.wg.Wait()
