@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,6 +151,34 @@ func TestRateLimitedLightPushIsTriedAgain(t *testing.T) {
 	}
 	if st := l.Stats(); st.RateLimited == 0 || st.SendErrors != 0 || st.Published != n {
 		t.Errorf("light client stats %+v: want some refusals tried again, %d published, no send errors", st, n)
+	}
+}
+
+// TestPeerGivenAgainKeepsItsWorkingAddress: a wrong address given later
+// for a kept peer is added to, not put in place of, the one that works;
+// and a node refuses itself as a peer.
+func TestPeerGivenAgainKeepsItsWorkingAddress(t *testing.T) {
+	a, b := start(t, nil), start(t, nil)
+	connect(t, a, b)
+	good := b.Addrs()[0]
+	wrong := "/ip4/127.0.0.1/tcp/1/p2p/" + b.PeerID()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	_ = a.Connect(ctx, wrong) // already connected: nothing to dial
+	var addrs []string
+	for _, p := range a.Peers() {
+		if p.ID == b.PeerID() {
+			addrs = p.Addrs
+		}
+	}
+	if len(addrs) != 2 || addrs[0] != strings.TrimSuffix(good, "/p2p/"+b.PeerID()) && addrs[0] != good {
+		t.Errorf("kept addresses of b: %v; want the working %s first, then the wrong one", addrs, good)
+	}
+	if err := a.Connect(ctx, a.Addrs()[0]); !errors.Is(err, ErrBadAddress) {
+		t.Errorf("connect to itself: %v; want ErrBadAddress", err)
+	}
+	if err := a.Connect(ctx, "localhost:80"); !errors.Is(err, ErrBadAddress) {
+		t.Errorf("connect to a non-multiaddr: %v; want ErrBadAddress", err)
 	}
 }
 

@@ -38,6 +38,9 @@ var (
 	// ErrNoPeers: the node is online but has no peer to publish through (no
 	// relay peer on the pubsub topic, or the service node is not connected).
 	ErrNoPeers = errors.New("wakutransport: no peer to publish through")
+	// ErrBadAddress: Connect was given an address it cannot dial (not a
+	// multiaddr, no /p2p/<peer id>, or this node's own).
+	ErrBadAddress = errors.New("wakutransport: bad peer address")
 )
 
 // inboxSize bounds the packets received but not yet taken by Watch. mvds
@@ -88,15 +91,15 @@ var _ transport.Transport = (*Transport)(nil)
 
 // Stats counts what crossed the transport.
 type Stats struct {
-	Published  uint64 // Waku messages published (a payload split in n counts n)
-	SendErrors uint64 // Send calls that returned an error
-	Received   uint64 // packets verified and handed to Watch
-	Rejected   uint64 // Waku messages on our topic that failed verification or decoding
-	Forged     uint64 // of Rejected: signed by a key other than the sender's
-	Dropped    uint64 // verified packets dropped because Watch was too far behind
+	Published  uint64 `json:"published"`  // Waku messages published (a payload split in n counts n)
+	SendErrors uint64 `json:"sendErrors"` // Send calls that returned an error
+	Received   uint64 `json:"received"`   // packets verified and handed to Watch
+	Rejected   uint64 `json:"rejected"`   // Waku messages on our topic that failed verification or decoding
+	Forged     uint64 `json:"forged"`     // of Rejected: signed by a key other than the sender's
+	Dropped    uint64 `json:"dropped"`    // verified packets dropped because Watch was too far behind
 	// RateLimited counts light push requests the service node refused for
 	// exceeding its rate limit; each was tried again after a pause.
-	RateLimited uint64
+	RateLimited uint64 `json:"rateLimited"`
 }
 
 type counters struct {
@@ -463,7 +466,7 @@ type Peer struct {
 func (t *Transport) Peers() []Peer {
 	h := t.node.Host()
 	seen := map[peer.ID]bool{}
-	var out []Peer
+	out := []Peer{}
 	t.mu.Lock()
 	for id, info := range t.known {
 		seen[id] = true
@@ -473,6 +476,24 @@ func (t *Transport) Peers() []Peer {
 	for _, id := range h.Network().Peers() {
 		if !seen[id] {
 			out = append(out, Peer{ID: id.String(), Addrs: addrStrings(h.Peerstore().Addrs(id)), Connected: true})
+		}
+	}
+	return out
+}
+
+// mergeAddrs is old followed by the addresses of add not already in it.
+func mergeAddrs(old, add []multiaddr.Multiaddr) []multiaddr.Multiaddr {
+	out := append([]multiaddr.Multiaddr(nil), old...)
+	for _, a := range add {
+		dup := false
+		for _, o := range old {
+			if a.Equal(o) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, a)
 		}
 	}
 	return out
@@ -496,16 +517,21 @@ func (t *Transport) Connect(ctx context.Context, addr string) error {
 	}
 	ma, err := multiaddr.NewMultiaddr(addr)
 	if err != nil {
-		return fmt.Errorf("wakutransport: connect: address %q: %w", addr, err)
+		return fmt.Errorf("%w %q: %v", ErrBadAddress, addr, err)
 	}
 	info, err := peer.AddrInfoFromP2pAddr(ma)
 	if err != nil {
-		return fmt.Errorf("wakutransport: connect: address %q must end in /p2p/<peer id>: %w", addr, err)
+		return fmt.Errorf("%w %q: it must end in /p2p/<peer id> (%v)", ErrBadAddress, addr, err)
 	}
 	if info.ID == t.node.Host().ID() {
-		return fmt.Errorf("wakutransport: connect: %s is this node", addr)
+		return fmt.Errorf("%w %q: it is this node's own", ErrBadAddress, addr)
 	}
 	t.mu.Lock()
+	// A peer given again keeps the addresses it was given before: a wrong
+	// one added later must not replace the one that works.
+	if old, ok := t.known[info.ID]; ok {
+		info.Addrs = mergeAddrs(old.Addrs, info.Addrs)
+	}
 	t.known[info.ID] = *info
 	t.mu.Unlock()
 	if t.offline.Load() {

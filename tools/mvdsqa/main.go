@@ -5,11 +5,13 @@
 //
 // Usage:
 //
-//	mvdsqa node   -data DIR [-api 127.0.0.1:0] [-listen 127.0.0.1:0] [-light ADDR | -service] [-stock] [-policy P]... [-peer ADDR]...
-//	mvdsqa run    [-junit F] [-json F] [-variant guarded|stock|both] [-keep] SCENARIO.yaml|DIR ...
-//	mvdsqa demo   [-suite fixtures/scenarios] [-sim=true] [-epoch 10ms] [-seed 1] [-messages 100] [-keep]
+//	mvdsqa node   -data DIR [-api 127.0.0.1:0] [-listen 127.0.0.1:0] [-light ADDR | -service] [-stock] [-policy P]... [-peer ADDR]... [-token-file F]
+//	mvdsqa run    [-junit F] [-json F] [-variant guarded|stock|both] [-slack X] [-processes] [-node-binary F] [-work DIR] [-keep] [-q] SCENARIO.yaml|DIR ...
+//	mvdsqa demo   [-suite fixtures/scenarios] [-slack X] [-processes] [-junit F] [-json F] [-sim=true] [-epoch 10ms] [-seed 1] [-messages 100] [-keep]
 //	mvdsqa outage [-epoch 10ms] [-seed 1] [-messages 1000] [-keep] [-outages 1m,1h,72h,336h]
-//	mvdsqa bench  [-messages 1000] [-outage 30s] [-doc docs/benchmarks.md]
+//	mvdsqa bench  [-messages 1000] [-rate 100] [-queued 100] [-disconnect 30s] [-horizon 3m] [-within 2s] [-doc docs/benchmarks.md]
+//
+// Run `mvdsqa <command> -h` for every flag.
 package main
 
 import (

@@ -74,6 +74,10 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.Token = strings.TrimSpace(string(b))
 	}
+	if err := cfg.Check(); err != nil {
+		fmt.Fprintf(stderr, "node: %v\n", err)
+		return 2
+	}
 	if err := checkExposure(cfg.API, cfg.Token); err != nil {
 		fmt.Fprintf(stderr, "node: %v\n", err)
 		return 2

@@ -79,6 +79,7 @@ func TestBadRequestsGetAClientErrorWithTheReason(t *testing.T) {
 		{"group with itself", "POST", "/v1/groups", "", `{"name":"g","members":["` + self + `"]}`, 400, "itself"},
 		{"peer without addr", "POST", "/v1/peers", "", `{}`, 400, "addr"},
 		{"peer bad addr", "POST", "/v1/peers", "", `{"addr":"localhost:80"}`, 400, "addr"},
+		{"peer is itself", "POST", "/v1/peers", "", `{"addr":"` + alice.Transport().Addrs()[0] + `"}`, 400, "own"},
 		{"disconnect unknown", "DELETE", "/v1/peers/16Uiu2HAmNvqnX5nU5V5gFvNvbFGz1JAG2G9dGW3iZNTTCW9ZVJfh", "", ``, 404, "not a peer"},
 		{"network without online", "PUT", "/v1/network", "", `{}`, 400, "online"},
 		{"faults bad peer", "PUT", "/v1/faults", "", `{"partition":["bob"]}`, 400, "partition[0]"},
@@ -100,6 +101,20 @@ func TestBadRequestsGetAClientErrorWithTheReason(t *testing.T) {
 	}
 	if status, body := raw(t, "POST", stock.APIAddr()+"/v1/messages/x/retry", "", ""); status != 409 || !strings.Contains(body, "stock") {
 		t.Errorf("retry on a stock node: %d %s; want 409 naming the stock node", status, body)
+	}
+	if status, body := raw(t, "POST", base+"/v1/messages/taken/discard", "", ""); status != 200 {
+		t.Fatalf("discard: %d %s", status, body)
+	}
+	if status, body := raw(t, "POST", base+"/v1/messages/taken/discard", "", ""); status != 409 ||
+		strings.Count(body, `discard \"taken\"`) != 1 || !strings.Contains(body, "cannot be discarded") {
+		t.Errorf("discard twice: %d %s; want 409 saying once why", status, body)
+	}
+	// Lists are lists even when empty; counters are camelCase like the rest.
+	if status, body := raw(t, "GET", stock.APIAddr()+"/v1/peers", "", ""); status != 200 || strings.TrimSpace(body) != "[]" {
+		t.Errorf("peers of a node without any: %d %s; want []", status, body)
+	}
+	if _, body := raw(t, "GET", base+"/v1/stats", "", ""); !strings.Contains(body, `"published":`) || strings.Contains(body, `"Published"`) {
+		t.Errorf("stats: %s; want camelCase transport counters", body)
 	}
 }
 

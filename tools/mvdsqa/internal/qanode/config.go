@@ -46,6 +46,12 @@ type Config struct {
 	Logger              *zap.Logger
 }
 
+// Check says what is wrong with the configuration, as Start would, without
+// starting anything: a command can report a usage error before it begins.
+func (c Config) Check() error {
+	return c.setDefaults()
+}
+
 func (c *Config) setDefaults() error {
 	if c.Dir == "" {
 		return errors.New("qa node: no data directory")

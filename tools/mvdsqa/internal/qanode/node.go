@@ -667,7 +667,7 @@ func (n *Node) act(ctx context.Context, id, name string, do func() error, refuse
 	case errors.Is(err, retry.ErrUnknownMessage):
 		return Message{}, notFound("message %q: unknown", short(id))
 	case errors.Is(err, refused):
-		return Message{}, conflict("%s %q: %v", name, short(id), err)
+		return Message{}, conflict("%v", err)
 	case err != nil:
 		return Message{}, err
 	}
@@ -742,7 +742,7 @@ func (n *Node) Connect(ctx context.Context, addr string) error {
 	if errors.Is(err, wakutransport.ErrOffline) {
 		return conflict("node is offline: the peer is kept and dialled when it comes back online")
 	}
-	if err != nil && strings.Contains(err.Error(), "address") {
+	if errors.Is(err, wakutransport.ErrBadAddress) {
 		return badRequest("addr: %v", err)
 	}
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 	"github.com/mvdsguard/mvdsguard/mvds/wakutransport"
 )
 
-// The REST API's bodies. docs/qa.md and docs/qa-openapi.yaml describe them;
-// a test keeps the three in step.
+// The REST API's bodies. docs/qa.md describes them (its OpenAPI block);
+// a test keeps the two in step.
 
 // Info is GET /v1/health.
 type Info struct {
