@@ -35,6 +35,7 @@ func runDemoCmd(args []string, stdout, stderr io.Writer) int {
 	jsonOut := fs.String("json", "", "write the suite's results as JSON to this file")
 	binary := fs.String("node-binary", "", "mvdsqa executable for process nodes (default: this one)")
 	processes := fs.Bool("processes", false, "run every in-process node as an `mvdsqa node` process instead")
+	listenHost := listenHostFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -48,6 +49,10 @@ func runDemoCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if *slack < 1 || *slack > 100 {
 		fmt.Fprintf(stderr, "demo: -slack %v: want a factor from 1 to 100\n", *slack)
+		return 2
+	}
+	if err := checkListenHost(*listenHost); err != nil {
+		fmt.Fprintf(stderr, "demo: %v\n", err)
 		return 2
 	}
 	if _, err := os.Stat(*suite); err != nil {
@@ -64,7 +69,18 @@ func runDemoCmd(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "mvdsguard demo: status-go's stock configuration vs the Guard (retry/)\n\n")
 	fmt.Fprintf(stdout, "The QA suite (%s) over real go-waku nodes on 127.0.0.1, each node with its own SQLite file.\n", *suite)
 	fmt.Fprintf(stdout, "Every scenario runs twice at the same time: on stock nodes (status-go's mvds) and on guarded nodes.\n\n")
-	results, err := demoSuite(ctx, scenarios, runner.Options{Slack: *slack, NodeBinary: *binary, Processes: *processes}, stdout)
+	// Every run's nodes go to a directory of their own in one temporary
+	// directory, removed at the end unless -keep: the stock runs fail, and
+	// the runner keeps a failed run's data.
+	work, err := os.MkdirTemp("", "mvdsqa-demo-")
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: temporary directory: %v\n", err)
+		return 2
+	}
+	wd := &workdir{dir: work, keep: cfg.keep}
+	defer wd.close()
+	results, err := demoSuite(ctx, scenarios, runner.Options{WorkDir: wd.dir, Keep: cfg.keep, Slack: *slack, NodeBinary: *binary,
+		Processes: *processes, ListenHost: *listenHost}, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
 		return 2
@@ -98,7 +114,9 @@ func runDemoCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 // demoSuite runs every scenario stock and guarded side by side and prints
-// one table: a row per expectation, what each configuration achieved.
+// one table: a row per expectation, what each configuration achieved. The
+// runs' data goes to opts.WorkDir, which the caller removes unless
+// opts.Keep: without Keep the results name no directory.
 func demoSuite(ctx context.Context, scenarios []*scenario.Scenario, opts runner.Options, out io.Writer) ([]*runner.Result, error) {
 	var results []*runner.Result
 	var table strings.Builder
@@ -111,6 +129,9 @@ func demoSuite(ctx context.Context, scenarios []*scenario.Scenario, opts runner.
 		}
 		fmt.Fprintf(out, "[%d/%d] %s ...\n", i+1, len(scenarios), s.Name)
 		st, gu := runBoth(ctx, s, opts)
+		if !opts.Keep {
+			st.WorkDir, gu.WorkDir = "", ""
+		}
 		results = append(results, st, gu)
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, runCell(st), runCell(gu))
 		sv, gv := byLine(st), byLine(gu)
@@ -130,11 +151,19 @@ func demoSuite(ctx context.Context, scenarios []*scenario.Scenario, opts runner.
 	fmt.Fprintf(out, "\n%s", table.String())
 	fmt.Fprintf(out, "\nok: met, with the time measured (from the anchor to the runner seeing it). FAIL: not met in time.\n")
 	fmt.Fprintf(out, "Stock status-go has no failed state and no events, so it cannot meet failed or event expectations.\n")
+	shown := false
 	for _, r := range results {
 		if r.Error != "" || (!r.Passed && r.Variant == "guarded") {
 			fmt.Fprintln(out)
 			runner.WriteText(out, r)
+			shown = true
 		}
+	}
+	switch {
+	case opts.Keep && opts.WorkDir != "":
+		fmt.Fprintf(out, "\nThe nodes' data and logs are kept in %s: a directory per scenario run (<file>-<variant>-<n>), with each node's node.db, node.key and node.log.\n", opts.WorkDir)
+	case shown:
+		fmt.Fprintf(out, "\nThe nodes' data and logs are removed at the end; run with -keep to keep them.\n")
 	}
 	return results, nil
 }

@@ -29,9 +29,17 @@ func TestDemoRunsAndMeetsItsExpectations(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "one.yaml"), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	bin := buildMvdsqa(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	var out, errOut bytes.Buffer
-	if code := run([]string{"demo", "-messages", "20", "-suite", dir, "-slack", "3", "-processes", "-node-binary", buildMvdsqa(t)}, &out, &errOut); code != 0 {
+	if code := run([]string{"demo", "-messages", "20", "-suite", dir, "-slack", "3", "-processes", "-node-binary", bin}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	// The stock run fails, and a failed run keeps its data: the demo must
+	// still leave nothing behind.
+	if left, _ := filepath.Glob(filepath.Join(tmp, "mvdsqa-*")); len(left) > 0 {
+		t.Errorf("the demo left %v behind", left)
 	}
 	if !regexp.MustCompile(`scenarios with every expectation met\s+0 of 1\s+1 of 1`).MatchString(out.String()) {
 		t.Errorf("summary row missing or wrong:\n%s", out.String())
@@ -40,6 +48,34 @@ func TestDemoRunsAndMeetsItsExpectations(t *testing.T) {
 		"attempts counted while offline", "deleted silently, nobody told", "failed, reported (retry button)", "still retrying"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestDemoKeepsItsDataWithKeep: with -keep the demo says where the runs'
+// node data and logs are, a directory per run.
+func TestDemoKeepsItsDataWithKeep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go-waku nodes")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "quiet.yaml"), []byte("name: quiet\nnodes:\n  a: {}\n  b: {}\nsteps:\n  - wait: 100ms\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin := buildMvdsqa(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"demo", "-sim=false", "-keep", "-suite", dir, "-processes", "-node-binary", bin}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	m := regexp.MustCompile(`data and logs are kept in (\S+):`).FindStringSubmatch(out.String())
+	if m == nil || filepath.Dir(m[1]) != tmp {
+		t.Fatalf("the demo does not say where it kept the data in %s:\n%s", tmp, out.String())
+	}
+	for _, run := range []string{"quiet-stock-1", "quiet-guarded-1"} {
+		if _, err := os.Stat(filepath.Join(m[1], run, "a", "node.db")); err != nil {
+			t.Errorf("kept data: %v", err)
 		}
 	}
 }
@@ -136,6 +172,9 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		"run no file":       {"run", "/nonexistent/suite.yaml"},
 		"run bad slack":     {"run", "-slack", "0.5", suite},
 		"demo no suite":     {"demo", "-suite", "/nonexistent"},
+		"demo listen port":  {"demo", "-listen-host", "127.0.0.1:60000"},
+		"run listen empty":  {"run", "-listen-host", "", suite},
+		"run listen any":    {"run", "-listen-host", "/ip4/0.0.0.0", suite},
 		"node no data":      {"node"},
 		"node bad policy":   {"node", "-data", "/tmp/x", "-policy", "one_to_one:colour=red"},
 		"node exposed":      {"node", "-data", "/tmp/x", "-api", "0.0.0.0:8080"},

@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -53,6 +55,28 @@ func loadScenarios(args []string) ([]*scenario.Scenario, error) {
 	return out, errors.Join(errs...)
 }
 
+// listenHostFlag is -listen-host of run and demo.
+func listenHostFlag(fs *flag.FlagSet) *string {
+	return fs.String("listen-host", runner.DefaultListenHost,
+		"host (an interface's IP address) the Waku transport of every node the runner starts listens on; loopback by default, so remote nodes cannot dial them")
+}
+
+// checkListenHost refuses a -listen-host a node could not listen on: it must
+// name one interface's address (or a name resolving to one), without a port.
+func checkListenHost(host string) error {
+	if host == "" || strings.ContainsAny(host, "[]/ ") || (strings.Contains(host, ":") && net.ParseIP(host) == nil) {
+		return fmt.Errorf("-listen-host %q: want a host without a port, such as 127.0.0.1 or 192.0.2.10", host)
+	}
+	addr, err := net.ResolveTCPAddr("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return fmt.Errorf("-listen-host %q: %v", host, err)
+	}
+	if addr.IP == nil {
+		return fmt.Errorf("-listen-host %q: want a host without a port, such as 127.0.0.1 or 192.0.2.10", host)
+	}
+	return nil
+}
+
 // runBoth runs a scenario on the stock configuration and on the Guard at the
 // same time, each with its own nodes.
 func runBoth(ctx context.Context, s *scenario.Scenario, opts runner.Options) (stock, guarded *runner.Result) {
@@ -80,13 +104,14 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 	junit := fs.String("junit", "", "write JUnit XML to this file")
 	jsonOut := fs.String("json", "", "write the results as JSON to this file")
 	variant := fs.String("variant", "guarded", "guarded, stock, or both (side by side)")
-	work := fs.String("work", "", "directory for the nodes' data and logs (default: temporary, kept only for failed runs)")
+	work := fs.String("work", "", "directory in which every run makes its own directory for its nodes' data and logs (default: a temporary one per run, kept only for failed runs)")
 	keep := fs.Bool("keep", false, "keep the nodes' data and logs of passing runs too")
 	binary := fs.String("node-binary", "", "mvdsqa executable for process nodes (default: this one)")
 	processes := fs.Bool("processes", false, "run every in-process node as an `mvdsqa node` process instead")
 	epoch := fs.Duration("epoch", 0, "mvds epoch of the nodes the runner starts (default 300ms, status-go's)")
 	quiet := fs.Bool("q", false, "do not print each step")
 	slack := fs.Float64("slack", 1, "multiply every expectation's time limit (for machines busy with other work)")
+	listenHost := listenHostFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: mvdsqa run [flags] SCENARIO.yaml|DIR ...\n")
 		fs.PrintDefaults()
@@ -111,8 +136,12 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "run: -slack %v: want a factor from 1 to 100\n", *slack)
 		return 2
 	}
+	if err := checkListenHost(*listenHost); err != nil {
+		fmt.Fprintf(stderr, "run: %v\n", err)
+		return 2
+	}
 	opts := runner.Options{WorkDir: *work, Keep: *keep, NodeBinary: *binary, Processes: *processes,
-		Epoch: *epoch, Stock: *variant == "stock", Slack: *slack}
+		Epoch: *epoch, Stock: *variant == "stock", Slack: *slack, ListenHost: *listenHost}
 	if !*quiet {
 		opts.Progress = stdout
 	}

@@ -194,6 +194,7 @@ func (r *run) judge(x scenario.Expectation, res ExpectResult, now time.Time) ver
 	}
 	ms := r.targets(x.Message)
 	if len(ms) == 0 {
+		res.Measured = noneAccepted
 		res.Detail = fmt.Sprintf("no message matching %q was accepted by its sender", x.Message)
 		return verdict{decided: true, res: res}
 	}
@@ -207,11 +208,13 @@ func (r *run) judge(x scenario.Expectation, res ExpectResult, now time.Time) ver
 	for _, m := range ms {
 		a, ok := r.anchor(x.After, m)
 		if !ok {
+			res.Measured = "its anchor never came"
 			res.Detail = fmt.Sprintf("the step labelled %q never ran", x.After)
 			return verdict{decided: true, res: res}
 		}
 		seen, ok, problem := r.seenAt(x, m)
 		if problem != "" {
+			res.Measured = "not a recipient"
 			res.Detail = problem
 			return verdict{decided: true, res: res}
 		}
@@ -254,6 +257,10 @@ func (r *run) judge(x scenario.Expectation, res ExpectResult, now time.Time) ver
 	return verdict{decided: true, res: res}
 }
 
+// noneAccepted is the measured value of an expectation about accepted
+// messages when there were none: it fails rather than holding vacuously.
+const noneAccepted = "no accepted message"
+
 // list shows the first few items of a long list.
 func list(items []string) string {
 	if len(items) > 4 {
@@ -272,6 +279,12 @@ func (r *run) nothingLost(x scenario.Expectation, res ExpectResult, now time.Tim
 		}
 	}
 	r.mu.Unlock()
+	if len(ms) == 0 {
+		// Nothing was sent, so nothing could be lost: that proves nothing.
+		res.Measured = noneAccepted
+		res.Detail = "no message was accepted by its sender, so there was nothing to receive"
+		return verdict{decided: true, res: res}
+	}
 	var lost []string
 	var last time.Time
 	for _, m := range ms {

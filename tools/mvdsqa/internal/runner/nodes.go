@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -106,7 +108,11 @@ func (n *node) start(ctx context.Context, r *run) error {
 		}
 		if len(info.Addrs) > 0 {
 			if p := tcpPort(info.Addrs[0]); p != "" {
-				n.cfg.Listen = "127.0.0.1:" + p
+				host, _, err := net.SplitHostPort(n.cfg.Listen)
+				if err != nil {
+					host = DefaultListenHost
+				}
+				n.cfg.Listen = net.JoinHostPort(host, p)
 			}
 		}
 	}
@@ -316,4 +322,81 @@ func fileLogger(path string) (*zap.Logger, *logFile, error) {
 	return zap.New(core, zap.ErrorOutput(zapcore.AddSync(io.Discard))), lf, nil
 }
 
-func nodeDir(work, variant, name string) string { return filepath.Join(work, variant, name) }
+// nodeDir is a node's data directory in its run's directory.
+func nodeDir(work, name string) string { return filepath.Join(work, name) }
+
+// dialAddr is the address node from dials node to at. A node reports every
+// address it listens on, and one listening on 0.0.0.0 reports 127.0.0.1
+// first, which is this machine, not the remote node. So for a remote node:
+// the address on the host of its API URL, else its first address that is
+// not loopback, else its first. For a node the runner started: its first
+// address, unless a remote node dials it, which needs one that is not
+// loopback if there is one (see Options.ListenHost).
+func dialAddr(from, to *node) (string, error) {
+	urlHost := ""
+	if !to.local() {
+		if u, err := url.Parse(to.spec.URL); err == nil {
+			urlHost = u.Hostname()
+		}
+	}
+	addr := pickAddr(to.info.Addrs, urlHost, !to.local() || (from != nil && !from.local()))
+	if addr == "" {
+		return "", fmt.Errorf("node %s has no address to dial", to.spec.Name)
+	}
+	return addr, nil
+}
+
+// pickAddr chooses among a node's multiaddrs: the first whose host is
+// urlHost (when given), else, when routable is set, the first that is
+// neither loopback nor unspecified, else the first.
+func pickAddr(addrs []string, urlHost string, routable bool) string {
+	if len(addrs) == 0 {
+		return ""
+	}
+	if urlHost != "" {
+		for _, a := range addrs {
+			if h := addrHost(a); h != "" && sameHost(h, urlHost) {
+				return a
+			}
+		}
+	}
+	if routable {
+		for _, a := range addrs {
+			if h := addrHost(a); h != "" && !localHost(h) {
+				return a
+			}
+		}
+	}
+	return addrs[0]
+}
+
+// addrHost is the IP address or DNS name a multiaddr starts with.
+func addrHost(addr string) string {
+	m, err := multiaddr.NewMultiaddr(addr)
+	if err != nil {
+		return ""
+	}
+	for _, p := range []int{multiaddr.P_IP4, multiaddr.P_IP6, multiaddr.P_DNS4, multiaddr.P_DNS6, multiaddr.P_DNS} {
+		if v, err := m.ValueForProtocol(p); err == nil {
+			return v
+		}
+	}
+	return ""
+}
+
+func sameHost(a, b string) bool {
+	ia, ib := net.ParseIP(a), net.ParseIP(b)
+	if ia != nil && ib != nil {
+		return ia.Equal(ib)
+	}
+	return strings.EqualFold(a, b)
+}
+
+// localHost reports whether a host is reachable from this machine only, or
+// is no address to dial at all.
+func localHost(h string) bool {
+	if ip := net.ParseIP(h); ip != nil {
+		return ip.IsLoopback() || ip.IsUnspecified()
+	}
+	return strings.EqualFold(h, "localhost")
+}

@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -29,10 +31,16 @@ import (
 
 // Options configure a run.
 type Options struct {
-	// WorkDir holds the nodes' data and logs (default: a temporary directory,
-	// removed after a run that passed unless Keep is set).
+	// WorkDir holds the runs' node data and logs: every run makes its own
+	// directory in it, <scenario file>-<variant>-<n> with the first n not
+	// taken, so that no run opens another's databases. Default: a temporary
+	// directory per run, removed after a run that passed unless Keep is set.
 	WorkDir string
 	Keep    bool
+	// ListenHost is the host the Waku transport of every node the runner
+	// starts listens on (default 127.0.0.1: loopback only). A remote node
+	// can dial a local node only if this is an address it can reach.
+	ListenHost string
 	// Stock runs the nodes the runner starts in status-go's stock
 	// configuration instead of the Guard.
 	Stock bool
@@ -63,6 +71,10 @@ func (o Options) Variant() string {
 	}
 	return "guarded"
 }
+
+// DefaultListenHost is where the nodes the runner starts listen for Waku
+// peers unless told otherwise: loopback, reachable from this machine only.
+const DefaultListenHost = "127.0.0.1"
 
 // onlineTimeout bounds the wait for every node to be online before the
 // first step.
@@ -117,6 +129,9 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 	if opts.Poll == 0 {
 		opts.Poll = 50 * time.Millisecond
 	}
+	if opts.ListenHost == "" {
+		opts.ListenHost = DefaultListenHost
+	}
 	if opts.NodeBinary == "" {
 		if exe, err := os.Executable(); err == nil {
 			opts.NodeBinary = exe
@@ -127,15 +142,12 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 	res := &Result{Scenario: s.Name, File: s.File, Variant: opts.Variant(), Started: r.start}
 	defer func() { res.Duration = time.Since(r.start).Round(time.Millisecond) }()
 
-	r.work = opts.WorkDir
-	if r.work == "" {
-		dir, err := os.MkdirTemp("", "mvdsqa-run-")
-		if err != nil {
-			res.Error = err.Error()
-			return res
-		}
-		r.work = dir
+	dir, err := runDir(s, opts)
+	if err != nil {
+		res.Error = "setup: " + err.Error()
+		return res
 	}
+	r.work = dir
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	defer func() {
@@ -162,7 +174,7 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 
 	r.start = time.Now()
 	r.setLabel(scenario.AfterStart, r.start, r.start)
-	err := r.steps(ctx, s.Steps)
+	err = r.steps(ctx, s.Steps)
 	end := time.Now()
 	r.setLabel(scenario.AfterEnd, end, end)
 	res.Steps = r.stepResults()
@@ -175,6 +187,56 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 	res.Expectations = r.evaluate(ctx)
 	res.Sent, res.Accepted = r.counts()
 	return res
+}
+
+// runDir makes the run's own directory for its nodes' data and logs: in
+// opts.WorkDir, <scenario file>-<variant>-<n> with the first n whose
+// directory does not exist yet (made with Mkdir, so two runs never get the
+// same one); without a WorkDir, a new temporary directory.
+func runDir(s *scenario.Scenario, opts Options) (string, error) {
+	name := runName(s.File) + "-" + opts.Variant()
+	if opts.WorkDir == "" {
+		return os.MkdirTemp("", "mvdsqa-run-"+name+"-")
+	}
+	if err := os.MkdirAll(opts.WorkDir, 0o700); err != nil {
+		return "", err
+	}
+	for n := 1; n <= maxRunDirs; n++ {
+		dir := filepath.Join(opts.WorkDir, fmt.Sprintf("%s-%d", name, n))
+		err := os.Mkdir(dir, 0o700)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("%s: %d run directories for %s already; use another work directory", opts.WorkDir, maxRunDirs, name)
+}
+
+// maxRunDirs bounds the runs of one scenario and variant in one work
+// directory.
+const maxRunDirs = 10000
+
+// runName is a scenario file's base name without its extension, reduced to
+// characters that are safe in a directory name.
+func runName(file string) string {
+	base := filepath.Base(file)
+	base = strings.TrimSuffix(base, filepath.Ext(base))
+	b := []byte(base)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	out := strings.TrimLeft(string(b), ".")
+	if len(out) > 64 {
+		out = out[:64]
+	}
+	if out == "" {
+		return "scenario"
+	}
+	return out
 }
 
 func (r *run) setLabel(label string, start, end time.Time) {
@@ -206,12 +268,12 @@ func (r *run) setup(ctx context.Context) error {
 		if r.opts.Processes && sn.Run == scenario.InProcess {
 			sn.Run = scenario.Process
 		}
-		dir := nodeDir(r.work, r.opts.Variant(), sn.Name)
+		dir := nodeDir(r.work, sn.Name)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
 		n := &node{spec: sn, dir: dir, parted: map[string]bool{}, cfg: qanode.Config{
-			Name: sn.Name, Dir: dir, Listen: "127.0.0.1:0", API: "127.0.0.1:0",
+			Name: sn.Name, Dir: dir, Listen: net.JoinHostPort(r.opts.ListenHost, "0"), API: "127.0.0.1:0",
 			Stock: r.opts.Stock, Service: sn.Service, Epoch: r.opts.Epoch,
 		}}
 		if !r.opts.Stock {
@@ -231,11 +293,11 @@ func (r *run) setup(ctx context.Context) error {
 	sort.SliceStable(ordered, func(i, j int) bool { return ordered[i].spec.Light == "" && ordered[j].spec.Light != "" })
 	for _, n := range ordered {
 		if n.spec.Light != "" {
-			svc := r.byName[n.spec.Light]
-			if len(svc.info.Addrs) == 0 {
-				return fmt.Errorf("node %s: service node %s has no address", n.spec.Name, svc.spec.Name)
+			addr, err := dialAddr(n, r.byName[n.spec.Light])
+			if err != nil {
+				return fmt.Errorf("node %s: service %w", n.spec.Name, err)
 			}
-			n.cfg.Light = svc.info.Addrs[0]
+			n.cfg.Light = addr
 		}
 		if err := n.start(ctx, r); err != nil {
 			return err
@@ -297,10 +359,11 @@ func (r *run) peersOf(n *node) []*node {
 
 func (r *run) connect(ctx context.Context, n *node) error {
 	for _, p := range r.peersOf(n) {
-		if len(p.info.Addrs) == 0 {
-			return fmt.Errorf("node %s has no address to dial", p.spec.Name)
+		addr, err := dialAddr(n, p)
+		if err != nil {
+			return err
 		}
-		if err := n.client.Connect(ctx, p.info.Addrs[0]); err != nil {
+		if err := n.client.Connect(ctx, addr); err != nil {
 			return fmt.Errorf("connect %s to %s: %w", n.spec.Name, p.spec.Name, err)
 		}
 	}

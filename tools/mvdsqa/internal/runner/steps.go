@@ -82,10 +82,11 @@ func (r *run) do(ctx context.Context, st scenario.Step) error {
 		return r.sleepNode(ctx, n, st.For)
 	case scenario.StepConnect:
 		a, b := r.byName[st.Pair[0]], r.byName[st.Pair[1]]
-		if len(b.info.Addrs) == 0 {
-			return fmt.Errorf("node %s has no address", b.spec.Name)
+		addr, err := dialAddr(a, b)
+		if err != nil {
+			return err
 		}
-		return a.client.Connect(ctx, b.info.Addrs[0])
+		return a.client.Connect(ctx, addr)
 	case scenario.StepDisconnect:
 		a, b := r.byName[st.Pair[0]], r.byName[st.Pair[1]]
 		return a.client.Disconnect(ctx, b.info.PeerID)

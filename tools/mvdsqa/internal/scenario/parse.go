@@ -521,9 +521,12 @@ func (c *checker) node(n *yaml.Node, what string) string {
 	return name
 }
 
+// local refuses a step the runner can do only to a node it runs: kill and
+// restart (it has no process to signal or start) and sleep (it cannot
+// freeze a process elsewhere, and going offline is not sleeping).
 func (c *checker) local(n *yaml.Node, what, name string) {
 	if nd := c.nodes[name]; nd != nil && nd.Run == Remote {
-		c.p.errorf(n, "%s: %s is a remote node; the runner cannot stop, kill or freeze it", what, name)
+		c.p.errorf(n, "%s: %s is a remote node; the runner cannot stop, kill, restart or freeze it", what, name)
 	}
 }
 
@@ -644,6 +647,9 @@ func (c *checker) step(n *yaml.Node, depth int) (Step, bool) {
 		for _, f := range fields {
 			if f.key.Value == "node" {
 				st.Node = c.node(f.val, what+".node")
+				if st.Kind == StepSleep {
+					c.local(f.val, what+".node", st.Node)
+				}
 				continue
 			}
 			set = true
@@ -866,6 +872,10 @@ func (c *checker) timed(x *Expectation, n *yaml.Node) {
 				c.p.errorf(f.val, "%s.after: %q is neither a step label (label, or label.end for when the step ended) nor send, start or end", what, short(x.After))
 			}
 		case "to":
+			if x.Kind == ExpectFailed {
+				c.p.errorf(f.key, "failed.to: a message fails as a whole, not per recipient (its status is the sender's); drop to")
+				continue
+			}
 			x.To, _ = c.p.names(f.val, what+".to")
 			for _, nm := range x.To {
 				if c.nodes[nm] == nil {

@@ -102,6 +102,10 @@ func TestInvalidScenariosSayFileLineAndWhat(t *testing.T) {
 		"step does nothing":   {"name: x\nnodes: {a: {}}\nsteps:\n  - label: x\n", 4, "say what happens"},
 		"unknown step":        {"name: x\nnodes: {a: {}}\nsteps:\n  - explode: a\n", 4, `unknown key "explode"`},
 		"kill remote":         {"name: x\nnodes:\n  r: {url: \"http://10.0.0.1:8080\"}\nsteps:\n  - kill: r\n", 5, "remote node"},
+		"kill remote for":     {"name: x\nnodes:\n  r: {url: \"http://10.0.0.1:8080\"}\nsteps:\n  - kill: {node: r, for: 1s}\n", 5, "remote node"},
+		"restart remote":      {"name: x\nnodes:\n  r: {url: \"http://10.0.0.1:8080\"}\nsteps:\n  - restart: r\n", 5, "remote node"},
+		"sleep remote":        {"name: x\nnodes:\n  r: {url: \"http://10.0.0.1:8080\"}\nsteps:\n  - sleep: {node: r, for: 5s}\n", 5, "sleep.node: r is a remote node"},
+		"sleep remote nested": {"name: x\nnodes:\n  r: {url: \"http://10.0.0.1:8080\"}\nsteps:\n  - parallel:\n    - wait: 1s\n    - sleep:\n        node: r\n        for: 5s\n", 8, "sleep.node: r is a remote node"},
 		"partition one node":  {"name: x\nnodes: {a: {}}\nsteps:\n  - partition: [a, a]\n", 4, "two different nodes"},
 		"flap incomplete":     {"name: x\nnodes: {a: {}}\nsteps:\n  - flap: {node: a, down: 1s}\n", 4, "needs node, down, up and times"},
 		"label twice": {"name: x\nnodes: {a: {}}\nsteps:\n  - wait: 1s\n    label: l\n  - wait: 1s\n    label: l\n", 7,
@@ -116,6 +120,8 @@ func TestInvalidScenariosSayFileLineAndWhat(t *testing.T) {
 			"  - delivered: {message: m}\n", 6, "needs message and within"},
 		"expect two kinds": {"name: x\nnodes: {a: {}}\nsteps: [{wait: 1s}]\nexpect:\n  - no_duplicates: true\n    nothing_lost: true\n", 5,
 			"exactly one"},
+		"failed to a recipient": {"name: x\nnodes: {a: {}, b: {}}\nsteps:\n  - send: {from: a, to: b, id: m, flow: one_to_one}\nexpect:\n" +
+			"  - failed:\n      message: m\n      within: 1s\n      to: b\n", 9, "failed.to: a message fails as a whole"},
 		"unknown event type": {"name: x\nnodes: {a: {}, b: {}}\nsteps:\n  - send: {from: a, to: b, id: m, flow: one_to_one}\nexpect:\n" +
 			"  - event: {message: m, within: 1s, type: exploded}\n", 6, "exploded"},
 		"bad policy field":    {"name: x\npolicies:\n  one_to_one: {colour: red}\nnodes: {a: {}}\nsteps: [{wait: 1s}]\n", 3, `unknown key "colour"`},
@@ -139,6 +145,41 @@ func TestInvalidScenariosSayFileLineAndWhat(t *testing.T) {
 		if !strings.Contains(err.Error(), prefix) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v\n  want %q and %q", name, err, prefix, c.want)
 		}
+	}
+}
+
+// TestRemoteNodesTakeWhatTheAPICanDo: steps the runner does through a
+// node's API are accepted for a remote node, and those it can do only to a
+// node it runs are accepted for the others.
+func TestRemoteNodesTakeWhatTheAPICanDo(t *testing.T) {
+	s, err := Parse("ok.yaml", []byte(`name: remote
+nodes:
+  r: {url: "http://10.0.0.1:8080"}
+  a: {}
+  p: {run: process}
+steps:
+  - send: {from: a, to: r, id: m, flow: one_to_one}
+  - offline: {node: r, for: 1s}
+  - flap: {node: r, down: 1s, up: 1s, times: 2}
+  - partition: [a, r]
+  - heal: all
+  - latency: {node: r, delay: 100ms}
+  - clock_jump: {node: r, by: 1m}
+  - disconnect: [a, r]
+  - connect: [a, r]
+  - retry: {node: a, message: m}
+  - sleep: {node: a, for: 1s}
+  - sleep: {node: p, for: 1s}
+  - kill: {node: p, for: 1s}
+expect:
+  - failed: {message: m, within: 1s}
+  - delivered: {message: m, within: 1s, to: r}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Steps) != 13 || len(s.Expect) != 2 || len(s.Expect[1].To) != 1 {
+		t.Errorf("parsed to %+v", s)
 	}
 }
 

@@ -174,9 +174,9 @@ const (
 type Expectation struct {
 	Line    int
 	Kind    ExpectKind
-	Message string // an id, or a pattern with * (burst-*)
-	To      []string
-	Event   string // event: scheduled, sent, delivered, rescheduled, stalled, failed, discarded
+	Message string   // an id, or a pattern with * (burst-*)
+	To      []string // delivered: the recipients it must reach (default: every one)
+	Event   string   // event: scheduled, sent, delivered, rescheduled, stalled, failed, discarded
 	Within  time.Duration
 	After   string
 	Nodes   []string // no_duplicates
