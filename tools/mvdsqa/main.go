@@ -6,8 +6,8 @@
 // Usage:
 //
 //	mvdsqa node   -data DIR [-api 127.0.0.1:0] [-listen 127.0.0.1:0] [-light ADDR | -service] [-stock] [-policy P]... [-peer ADDR]... [-token-file F]
-//	mvdsqa run    [-junit F] [-json F] [-variant guarded|stock|both] [-slack X] [-processes] [-node-binary F] [-work DIR] [-keep] [-q] SCENARIO.yaml|DIR ...
-//	mvdsqa demo   [-suite fixtures/scenarios] [-slack X] [-processes] [-junit F] [-json F] [-sim=true] [-epoch 10ms] [-seed 1] [-messages 100] [-keep]
+//	mvdsqa run    [-junit F] [-json F] [-variant guarded|stock|both] [-slack X] [-processes] [-node-binary F] [-listen-host H] [-work DIR] [-keep] [-q] SCENARIO.yaml|DIR ...
+//	mvdsqa demo   [-suite fixtures/scenarios] [-slack X] [-processes] [-listen-host H] [-junit F] [-json F] [-sim=true] [-epoch 10ms] [-seed 1] [-messages 100] [-keep]
 //	mvdsqa outage [-epoch 10ms] [-seed 1] [-messages 1000] [-keep] [-outages 1m,1h,72h,336h]
 //	mvdsqa bench  [-messages 1000] [-rate 100] [-queued 100] [-disconnect 30s] [-horizon 3m] [-within 2s] [-doc docs/benchmarks.md]
 //
@@ -90,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func simFlags(fs *flag.FlagSet, cfg *demoConfig, messages int) {
 	fs.DurationVar(&cfg.epoch, "epoch", 10*time.Millisecond, "wall-clock length of one simulated epoch (status-go's is 300ms)")
 	fs.Int64Var(&cfg.seed, "seed", 1, "seed of the network's and the jitter's random decisions")
-	fs.BoolVar(&cfg.keep, "keep", false, "keep the SQLite files and print their directory")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the nodes' SQLite files (and, for demo, the suite's node data and logs) and print where")
 	fs.IntVar(&cfg.messages, "messages", messages, "critical messages queued per simulated scenario")
 }
 
