@@ -12,7 +12,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -101,7 +102,7 @@ func where(e runtime.Evidence) string {
 func writeInput(ew *errWriter, in *runtime.InputStats) {
 	ew.printf("input %s: %d lines, %s\n", in.Name, in.Lines, size(in.Bytes))
 	var formats []string
-	for _, f := range sortedKeys(in.StatusGo) {
+	for _, f := range slices.Sorted(maps.Keys(in.StatusGo)) {
 		formats = append(formats, fmt.Sprintf("%s %d", f, in.StatusGo[f]))
 	}
 	sg := int64(0)
@@ -129,7 +130,7 @@ func writeInput(ew *errWriter, in *runtime.InputStats) {
 	}
 	if n := in.Unreadable(); n > 0 {
 		var parts []string
-		for _, k := range sortedKeys(in.Unread) {
+		for _, k := range slices.Sorted(maps.Keys(in.Unread)) {
 			parts = append(parts, fmt.Sprintf("%s %d", k, in.Unread[k]))
 		}
 		ew.printf("  not understood: %d (%s)\n", n, strings.Join(parts, ", "))
@@ -168,7 +169,7 @@ func writeState(ew *errWriter, s runtime.StateSummary) {
 	if s.UnknownTypes > 0 {
 		notes = append(notes, fmt.Sprintf("%d unknown type names (%s)", s.UnknownTypes, strings.Join(s.UnknownTypeNames, ", ")))
 	}
-	for _, k := range sortedKeys(s.Rejected) {
+	for _, k := range slices.Sorted(maps.Keys(s.Rejected)) {
 		notes = append(notes, fmt.Sprintf("%d records rejected: %s", s.Rejected[k], k))
 	}
 	for _, n := range notes {
@@ -186,15 +187,6 @@ func size(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 type errWriter struct {

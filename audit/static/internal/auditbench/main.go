@@ -168,7 +168,7 @@ func bench(args []string) error {
 	// The targets are copied, so that the edit scenario never touches the
 	// repository.
 	fixtures := filepath.Join(tmp, "fixtures")
-	if err := copyTree(filepath.Join(root, "fixtures", "statusgo"), fixtures); err != nil {
+	if err := os.CopyFS(fixtures, os.DirFS(filepath.Join(root, "fixtures", "statusgo"))); err != nil {
 		return err
 	}
 	dir := *synthDir
@@ -181,7 +181,7 @@ func bench(args []string) error {
 		fmt.Fprintf(os.Stderr, "generated %d packages, %d lines in %s\n", st.Packages, st.Lines, dir)
 	} else {
 		copied := filepath.Join(tmp, "synth")
-		if err := copyTree(dir, copied); err != nil {
+		if err := os.CopyFS(copied, os.DirFS(dir)); err != nil {
 			return err
 		}
 		dir = copied
@@ -274,23 +274,6 @@ func appendFunc(path string, i int) error {
 	defer f.Close()
 	_, err = fmt.Fprintf(f, "\n// BenchEdit%[1]d%[2]d is a benchmark edit.\nfunc BenchEdit%[1]d%[2]d() {}\n", i, time.Now().UnixNano())
 	return err
-}
-
-func copyTree(src, dst string) error {
-	return filepath.Walk(src, func(path string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if info.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
-	})
 }
 
 func run(self, dir string, command, env []string) (sample, error) {

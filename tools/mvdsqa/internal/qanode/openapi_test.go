@@ -4,10 +4,12 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,18 +42,18 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 			documented[method+" "+path] = op
 		}
 	}
-	for _, key := range sortedKeys(routes) {
+	for _, key := range slices.Sorted(maps.Keys(routes)) {
 		if _, ok := documented[key]; !ok {
 			t.Errorf("route %s (api.go) is missing from the OpenAPI description in docs/qa.md", key)
 		}
 	}
-	for _, key := range sortedKeys(documented) {
+	for _, key := range slices.Sorted(maps.Keys(documented)) {
 		if _, ok := routes[key]; !ok {
 			t.Errorf("docs/qa.md documents %s, which api.go does not register", key)
 		}
 	}
 
-	for _, key := range sortedKeys(routes) {
+	for _, key := range slices.Sorted(maps.Keys(routes)) {
 		op, ok := documented[key]
 		if !ok {
 			continue
@@ -140,7 +142,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	// Schemas named after a struct of this package list its JSON fields.
 	structs := src.jsonStructs()
 	checked := 0
-	for _, name := range sortedKeys(doc.Components.Schemas) {
+	for _, name := range slices.Sorted(maps.Keys(doc.Components.Schemas)) {
 		fields, ok := structs[name]
 		if !ok {
 			continue
@@ -584,13 +586,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
