@@ -1,4 +1,4 @@
-# Static audit (audit/static, tools/mvdsaudit): benchmark, fuzzing and a
+# Static audit (audit/static, audit/cmd/mvdsaudit; the audit module): benchmark, fuzzing and a
 # convenience target for auditing a status-go checkout.
 
 BENCH_TARGETS += bench-audit
@@ -9,16 +9,16 @@ BENCH_TARGETS += bench-audit
 ## cache, edited, unchanged), with peak memory; rewrites the audit section of docs/benchmarks.md.
 AUDIT_BENCH_RUNS ?= 3
 bench-audit:
-	$(GO) run ./audit/static/internal/auditbench -runs $(AUDIT_BENCH_RUNS) -doc docs/benchmarks.md
+	cd audit && $(GO) run ./static/internal/auditbench -runs $(AUDIT_BENCH_RUNS) -doc ../docs/benchmarks.md
 
 ## fuzz-audit: fuzz the audit's parsers (configuration, suppression directives, baseline) for
 ## FUZZTIME each. Their seeds under testdata/fuzz run with every `make test`.
 fuzz-audit:
-	$(GO) test ./audit/static/config -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./audit/static/suppress -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./audit/static/baseline -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	cd audit && $(GO) test ./static/config -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	cd audit && $(GO) test ./static/suppress -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	cd audit && $(GO) test ./static/baseline -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
 ## audit-status-go: run the audit on a status-go checkout, STATUS_GO=/path/to/status-go.
 audit-status-go:
 	@test -n "$(STATUS_GO)" || { echo "set STATUS_GO to a status-go checkout"; exit 2; }
-	$(GO) run ./tools/mvdsaudit -C $(STATUS_GO) -sites ./protocol/...
+	cd audit && $(GO) run ./cmd/mvdsaudit -C $(abspath $(STATUS_GO)) -sites ./protocol/...

@@ -6,4 +6,4 @@ OUTAGE_FLAGS ?=
 
 .PHONY: bench-outage
 bench-outage:
-	$(GO) run ./tools/mvdsqa outage $(OUTAGE_FLAGS)
+	cd qa && $(GO) run ./cmd/mvdsqa outage $(OUTAGE_FLAGS)

@@ -1,4 +1,4 @@
-# QA harness (tools/mvdsqa): the go-waku benchmark and fuzzing of the
+# QA harness (qa/cmd/mvdsqa; the QA module): the go-waku benchmark and fuzzing of the
 # scenario parser.
 
 BENCH_TARGETS += bench-waku
@@ -10,8 +10,8 @@ BENCH_TARGETS += bench-waku
 ## reconnecting); rewrites the waku section of docs/benchmarks.md. About 4 minutes.
 WAKU_BENCH_FLAGS ?=
 bench-waku:
-	$(GO) run ./tools/mvdsqa bench -doc docs/benchmarks.md $(WAKU_BENCH_FLAGS)
+	cd qa && $(GO) run ./cmd/mvdsqa bench -doc ../docs/benchmarks.md $(WAKU_BENCH_FLAGS)
 
 ## fuzz-qa: fuzz the scenario parser for FUZZTIME. Its seeds under testdata/fuzz run with every `make test`.
 fuzz-qa:
-	$(GO) test ./tools/mvdsqa/internal/scenario -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	cd qa && $(GO) test ./cmd/mvdsqa/internal/scenario -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)

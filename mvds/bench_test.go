@@ -3,7 +3,7 @@ package mvds
 import (
 	"database/sql"
 	"fmt"
-	"math/rand/v2"
+	"math/rand"
 	"path/filepath"
 	"testing"
 
@@ -50,10 +50,7 @@ func BenchmarkEpoch(b *testing.B) {
 }
 
 func benchEpoch(b *testing.B, scenario, kind string, pending, every int) {
-	db, err := Open(filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	db := openFile(b, filepath.Join(b.TempDir(), "bench.db"))
 	defer db.Close()
 	if err := seedStates(db.sql, pending); err != nil {
 		b.Fatal(err)
@@ -69,7 +66,7 @@ func benchEpoch(b *testing.B, scenario, kind string, pending, every int) {
 		hs.(*hookedState).scanned = true // steady state: the start-up scan is done
 		ss = hs
 	}
-	next := StockNextEpoch(rand.New(rand.NewPCG(1, 1)).IntN)
+	next := StockNextEpoch(rand.New(rand.NewSource(1<<20 ^ 1)).Intn)
 	const epoch = 1000
 	payload := make(map[PeerID][]MessageID)
 	process := func(s State) State {

@@ -1,101 +1,48 @@
 package mvds
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"strings"
-
-	sqlite3 "github.com/mattn/go-sqlite3"
-	"golang.org/x/sys/unix"
 )
 
-// DB is an SQLite database holding mvds's tables, the engine's tables and
-// those of every registered component. It is safe for concurrent use.
+// DB is a database holding mvds's tables, the engine's tables and those of
+// every registered component. It is safe for concurrent use.
+//
+// This package reaches the database only through database/sql and never
+// links an SQLite driver: status-go links SQLCipher, and a second SQLite
+// amalgamation in the same binary fails to link. Applications with a
+// database of their own adopt it with FromSQL; those without one open a file
+// with package sqlitedb.
 type DB struct {
 	sql  *sql.DB
-	path string
+	name string
 }
 
-// busyTimeoutMillis is how long a connection waits for another writer (in this
-// process or another one) before failing with SQLITE_BUSY.
-const busyTimeoutMillis = 10000
-
-// sqliteHeader starts every SQLite database file.
-var sqliteHeader = []byte("SQLite format 3\x00")
-
-// Open opens (creating if needed) the database at path, applies mvds's schema,
-// the engine's migrations and those of the given schemas, and returns it.
-//
-// Pragmas are explicit: WAL journal (readers never block the writer),
-// synchronous=NORMAL (durable across a process crash; an OS crash may lose
-// the last transactions but never corrupts), foreign keys on, a busy timeout,
-// and BEGIN IMMEDIATE for every transaction so that two writers queue instead
-// of failing half-way.
-//
-// Re-opening is idempotent. A file that is not an SQLite database, a schema
-// newer than this binary knows, or a directory that cannot be written is
-// reported with an error naming the file, and the file is left untouched:
-// nothing is written before every check has passed.
-func Open(path string, schemas ...Schema) (*DB, error) {
-	if path == "" {
-		return nil, errors.New("open database: empty path")
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
-	all, err := allSchemas(schemas)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", abs, err)
-	}
-	exists, err := checkTarget(abs)
-	if err != nil {
-		return nil, err
-	}
-	if !exists {
-		if err := unix.Access(filepath.Dir(abs), unix.W_OK); err != nil {
-			return nil, fmt.Errorf("open database %s: directory %s is not writable: %w", abs, filepath.Dir(abs), err)
-		}
-	}
-	sqldb, err := sql.Open("sqlite3", dsn(abs))
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", abs, err)
-	}
-	db := &DB{sql: sqldb, path: abs}
-	if err := db.init(all, true); err != nil {
-		_ = sqldb.Close()
-		return nil, db.explain(err)
-	}
-	return db, nil
-}
-
-// FromSQL adopts a database the application already opened — status-go's
-// SQLCipher-encrypted application database, for example, where mvds's tables
-// already live. It applies the same version checks and migrations as Open
-// (recognising a database that mvds's own migrations created) but leaves the
-// handle's pragmas alone: journal mode, busy timeout and foreign keys are the
-// application's choice. label names the database in errors. Closing the
-// returned DB closes db.
-func FromSQL(db *sql.DB, label string, schemas ...Schema) (*DB, error) {
+// FromSQL adopts an open database: status-go's SQLCipher-encrypted
+// application database, for example, where mvds's tables already live, or
+// the file package sqlitedb opened. It checks every recorded schema version
+// against what this binary knows before writing anything, then applies what
+// is missing of mvds's schema (recognising a database that mvds's own
+// migrations created), the engine's migrations and those of the given
+// schemas, in one transaction. The handle's pragmas are left alone: journal
+// mode, busy timeout and foreign keys are the application's choice. name
+// names the database in errors. Closing the returned DB closes db.
+func FromSQL(db *sql.DB, name string, schemas ...Schema) (*DB, error) {
 	if db == nil {
 		return nil, errors.New("adopt database: nil handle")
 	}
-	if label == "" {
-		label = "database"
+	if name == "" {
+		name = "database"
 	}
 	all, err := allSchemas(schemas)
 	if err != nil {
-		return nil, fmt.Errorf("adopt database %s: %w", label, err)
+		return nil, fmt.Errorf("database %s: %w", name, err)
 	}
-	d := &DB{sql: db, path: label}
-	if err := d.init(all, false); err != nil {
-		return nil, fmt.Errorf("adopt database %s: %w", label, err)
+	d := &DB{sql: db, name: name}
+	if err := d.init(all); err != nil {
+		return nil, fmt.Errorf("database %s: %w", name, err)
 	}
 	return d, nil
 }
@@ -105,13 +52,14 @@ func FromSQL(db *sql.DB, label string, schemas ...Schema) (*DB, error) {
 // engine's through Node.Update).
 func (db *DB) SQL() *sql.DB { return db.sql }
 
-// Path returns the absolute path of the database file.
-func (db *DB) Path() string { return db.path }
+// Name returns the name the database was adopted under (sqlitedb.Open uses
+// the file's absolute path).
+func (db *DB) Name() string { return db.name }
 
 // Close closes the database. Close every Node using it first.
 func (db *DB) Close() error {
 	if err := db.sql.Close(); err != nil {
-		return fmt.Errorf("close database %s: %w", db.path, err)
+		return fmt.Errorf("close database %s: %w", db.name, err)
 	}
 	return nil
 }
@@ -124,16 +72,9 @@ func (db *DB) SchemaVersion(ctx context.Context, component string) (int64, error
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("database %s: read schema version of %q: %w", db.path, component, err)
+		return 0, fmt.Errorf("database %s: read schema version of %q: %w", db.name, component, err)
 	}
 	return v, nil
-}
-
-func dsn(path string) string {
-	// The path goes into an SQLite URI, where '%', '?' and '#' are special.
-	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	return fmt.Sprintf("file:%s?_busy_timeout=%d&_foreign_keys=1&_synchronous=NORMAL&_txlock=immediate",
-		escaped, busyTimeoutMillis)
 }
 
 func allSchemas(extra []Schema) ([]Schema, error) {
@@ -160,66 +101,9 @@ func allSchemas(extra []Schema) ([]Schema, error) {
 	return all, nil
 }
 
-// checkTarget verifies, without writing anything, that path can be a
-// database: its directory exists, and an existing file starts with the
-// SQLite header. It reports whether the file exists.
-func checkTarget(path string) (bool, error) {
-	dir := filepath.Dir(path)
-	st, err := os.Stat(dir)
-	if err != nil {
-		return false, fmt.Errorf("open database %s: directory %s: %w", path, dir, err)
-	}
-	if !st.IsDir() {
-		return false, fmt.Errorf("open database %s: %s is not a directory", path, dir)
-	}
-	fi, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("open database %s: %w", path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return false, fmt.Errorf("open database %s: not a regular file (%s)", path, fi.Mode().Type())
-	}
-	if fi.Size() == 0 {
-		return true, nil // SQLite treats an empty file as a new database
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return false, fmt.Errorf("open database %s: %w", path, err)
-	}
-	defer f.Close()
-	head := make([]byte, len(sqliteHeader))
-	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, sqliteHeader) {
-		return false, fmt.Errorf("open database %s: file is not an SQLite database (it does not start with the SQLite header)", path)
-	}
-	return true, nil
-}
-
-// explain rewrites SQLite's terse errors into ones that say what to fix.
-func (db *DB) explain(err error) error {
-	var se sqlite3.Error
-	if errors.As(err, &se) {
-		switch se.Code {
-		case sqlite3.ErrNotADB, sqlite3.ErrCorrupt:
-			return fmt.Errorf("open database %s: file is corrupt or not an SQLite database: %w", db.path, err)
-		case sqlite3.ErrCantOpen, sqlite3.ErrReadonly, sqlite3.ErrPerm, sqlite3.ErrAuth:
-			dir := filepath.Dir(db.path)
-			if unix.Access(dir, unix.W_OK) != nil {
-				return fmt.Errorf("open database %s: directory %s is not writable (SQLite needs it for the -wal and -shm files): %w", db.path, dir, err)
-			}
-			if unix.Access(db.path, unix.W_OK) != nil {
-				return fmt.Errorf("open database %s: file is not writable: %w", db.path, err)
-			}
-		}
-	}
-	return fmt.Errorf("open database %s: %w", db.path, err)
-}
-
-// init checks every recorded version against what this binary knows, switches
-// the journal to WAL, then applies what is missing in one transaction.
-func (db *DB) init(schemas []Schema, wal bool) error {
+// init checks every recorded version against what this binary knows, then
+// applies what is missing in one transaction.
+func (db *DB) init(schemas []Schema) error {
 	ctx := context.Background()
 	// Read-only checks first, so that a database from the future or a corrupt
 	// file is never modified.
@@ -232,15 +116,6 @@ func (db *DB) init(schemas []Schema, wal bool) error {
 	}
 	if err := checkNotFuture(schemas, recorded); err != nil {
 		return err
-	}
-	if wal {
-		var mode string
-		if err := db.sql.QueryRowContext(ctx, `PRAGMA journal_mode=WAL`).Scan(&mode); err != nil {
-			return fmt.Errorf("set WAL journal: %w", err)
-		}
-		if mode != "wal" {
-			return fmt.Errorf("set WAL journal: SQLite kept journal mode %q", mode)
-		}
 	}
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/mvdsguard/mvdsguard/internal/wait"
 	"github.com/mvdsguard/mvdsguard/mvds"
 	"github.com/mvdsguard/mvdsguard/mvds/memtransport"
+	"github.com/mvdsguard/mvdsguard/sqlitedb"
 )
 
 // testEpoch keeps tests fast while leaving mvds's goroutines room to run
@@ -35,7 +36,7 @@ func groupID(b byte) mvds.GroupID {
 
 func openDB(t testing.TB, dir, name string) *mvds.DB {
 	t.Helper()
-	db, err := mvds.Open(filepath.Join(dir, name))
+	db, err := sqlitedb.Open(filepath.Join(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,11 +170,6 @@ func (h *hookRecorder) ackedCount(keys []stateKey) int {
 func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	wait.For(t, within, what, cond)
-}
-
-type testNode struct {
-	*mvds.Node
-	inbox *inboxRecorder
 }
 
 // startNode joins id to the network and starts a node on db.

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"math/rand"
 	"reflect"
 	"sync"
 	"time"
@@ -124,7 +124,7 @@ func claimIdentity(db *DB, id PeerID) error {
 	ctx := context.Background()
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("new mvds node: database %s: begin: %w", db.path, err)
+		return fmt.Errorf("new mvds node: database %s: begin: %w", db.name, err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	var owner []byte
@@ -132,13 +132,13 @@ func claimIdentity(db *DB, id PeerID) error {
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		if _, err := tx.ExecContext(ctx, `INSERT INTO mvdsguard_node (singleton, peer_id) VALUES (1, ?)`, id[:]); err != nil {
-			return fmt.Errorf("new mvds node: database %s: record identity: %w", db.path, err)
+			return fmt.Errorf("new mvds node: database %s: record identity: %w", db.name, err)
 		}
 	case err != nil:
-		return fmt.Errorf("new mvds node: database %s: read identity: %w", db.path, err)
+		return fmt.Errorf("new mvds node: database %s: read identity: %w", db.name, err)
 	case string(owner) != string(id[:]):
 		return fmt.Errorf("new mvds node: database %s belongs to node %s, not %s: one database serves one identity",
-			db.path, ShortID(owner), ShortID(id[:]))
+			db.name, ShortID(owner), ShortID(id[:]))
 	}
 	return tx.Commit()
 }
@@ -150,7 +150,7 @@ func storedEpoch(db *DB, id PeerID) (int64, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("new mvds node: database %s: read epoch: %w", db.path, err)
+		return 0, fmt.Errorf("new mvds node: database %s: read epoch: %w", db.name, err)
 	}
 	return epoch, nil
 }
@@ -263,7 +263,7 @@ func (n *Node) Reschedule(ctx context.Context, sel Selection, plan func(State) i
 func (n *Node) NotifyPeerOnline(ctx context.Context, peer PeerID) error {
 	intn := n.cfg.intn
 	if intn == nil {
-		intn = rand.IntN
+		intn = rand.Intn
 	}
 	return n.eng.op(ctx, false, false, func(*sql.Tx) error {
 		epoch := n.node.CurrentEpoch()

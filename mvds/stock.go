@@ -1,7 +1,7 @@
 package mvds
 
 import (
-	"math/rand/v2"
+	"math/rand"
 	"time"
 
 	"github.com/status-im/mvds/node"
@@ -24,11 +24,11 @@ const stockJitterEpochs = 30
 //
 //	epoch + 2^(count-1) · 90 + jitter, jitter uniform in [0, 29]
 //
-// intn draws the jitter (nil uses math/rand/v2's global source, as
+// intn draws the jitter (nil uses math/rand's global source, as
 // status-go's use of math/rand does).
 func StockNextEpoch(intn func(n int) int) node.CalculateNextEpoch {
 	if intn == nil {
-		intn = rand.IntN
+		intn = rand.Intn
 	}
 	return func(count uint64, epoch int64) int64 {
 		return epoch + StockBackoff(count) + int64(intn(stockJitterEpochs))

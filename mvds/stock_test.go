@@ -2,7 +2,7 @@ package mvds_test
 
 import (
 	"context"
-	"math/rand/v2"
+	"math/rand"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,7 +24,7 @@ func TestStockBackoffIsStatusGosCurve(t *testing.T) {
 		}
 	}
 	jitters := map[int64]bool{}
-	next := mvds.StockNextEpoch(rand.New(rand.NewPCG(1, 2)).IntN)
+	next := mvds.StockNextEpoch(rand.New(rand.NewSource(1<<20 ^ 2)).Intn)
 	for i := 0; i < 2000; i++ {
 		j := next(3, 1000) - 1000 - 360
 		if j < 0 || j > 29 {
@@ -94,7 +94,7 @@ func TestStockNodeRetriesOnStatusGosCurveThenDropsSilently(t *testing.T) {
 	g := groupID(3)
 	db := openDB(t, dir, "a.db")
 	defer db.Close()
-	jitter := rand.New(rand.NewPCG(3, 4)).IntN
+	jitter := rand.New(rand.NewSource(3<<20 ^ 4)).Intn
 	core, logs := observer.New(zapcore.DebugLevel)
 	start := func() *mvds.Node {
 		ep, err := net.Join(a)

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	sqlite3 "github.com/mattn/go-sqlite3"
-
 	"github.com/status-im/mvds/peers"
 	"github.com/status-im/mvds/protobuf"
 	"github.com/status-im/mvds/store"
@@ -47,12 +45,19 @@ func (m *messageStore) Add(msg *protobuf.Message) error {
 	if m.eng.inOp {
 		// A local append. mvds would merge two appends of the same body to
 		// the same group in the same second (same id) without a word; refuse
-		// the second one instead.
+		// the second one instead. The check is a query, not a driver's
+		// constraint error, so that it reads the same on every SQLite driver
+		// (go-sqlite3, SQLCipher); the operation holds the engine lock, so
+		// nothing appends in between.
+		var exists bool
+		if err := m.conn().QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM mvds_messages WHERE id = ?)`, id[:]).Scan(&exists); err != nil {
+			return m.eng.opFailed(fmt.Errorf("store message %s: %w", ShortID(id[:]), err))
+		}
+		if exists {
+			return m.eng.opFailed(fmt.Errorf("message %s was already appended to this group (same body in the same second)", ShortID(id[:])))
+		}
 		_, err := m.conn().ExecContext(ctx, `INSERT INTO mvds_messages (id, group_id, timestamp, body) VALUES (?, ?, ?, ?)`,
 			id[:], msg.GroupId, msg.Timestamp, msg.Body)
-		if isUniqueViolation(err) {
-			err = fmt.Errorf("message %s was already appended to this group (same body in the same second)", ShortID(id[:]))
-		}
 		return m.eng.opFailed(err)
 	}
 	// A message from a peer (m.eng holds the packet's lock).
@@ -143,9 +148,4 @@ func (p *peerStore) GetByGroupID(group GroupID) ([]PeerID, error) {
 		out = append(out, id)
 	}
 	return out, rows.Err()
-}
-
-func isUniqueViolation(err error) bool {
-	var se sqlite3.Error
-	return errors.As(err, &se) && (se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey || se.ExtendedCode == sqlite3.ErrConstraintUnique)
 }

@@ -5,11 +5,12 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"fmt"
-	"math/rand/v2"
+	"math/rand"
 	"path/filepath"
 	"testing"
 	"time"
 
+	_ "github.com/mattn/go-sqlite3" // tests only: the package itself links no driver
 	"github.com/status-im/mvds/state"
 	"go.uber.org/zap"
 
@@ -93,7 +94,15 @@ func seedTracked(db *mvds.DB, n int) error {
 
 func benchDB(b *testing.B, pending int) *mvds.DB {
 	b.Helper()
-	db, err := OpenDB(filepath.Join(b.TempDir(), "bench.db"))
+	ledger, err := Schema()
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite3", "file:"+filepath.Join(b.TempDir(), "bench.db")+"?_busy_timeout=10000&_foreign_keys=1&_journal_mode=WAL&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := mvds.FromSQL(raw, "bench.db", ledger)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -215,7 +224,7 @@ func BenchmarkEpochGuardVsBare(b *testing.B) {
 							b.Fatal(err)
 						}
 					}
-					next := mvds.StockNextEpoch(rand.New(rand.NewPCG(1, 1)).IntN)
+					next := mvds.StockNextEpoch(rand.New(rand.NewSource(1<<20 ^ 1)).Intn)
 					payload := map[mvds.PeerID][]mvds.MessageID{}
 					process := func(s mvds.State) mvds.State {
 						payload[s.PeerID] = append(payload[s.PeerID], s.MessageID)

@@ -5,8 +5,6 @@ import (
 	"time"
 )
 
-//go:generate go run go.uber.org/mock/mockgen@v0.6.0 -source=clock.go -destination=clock_mock_test.go -package=retry_test
-
 // Clock reads the two clocks the Guard needs. Now is the wall clock, which
 // keeps running while the machine sleeps; Monotonic is a steady clock that
 // on Linux and macOS does not advance during suspend. The difference between

@@ -5,7 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math/rand/v2"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +21,7 @@ import (
 	"github.com/mvdsguard/mvdsguard/mvds"
 	"github.com/mvdsguard/mvdsguard/mvds/memtransport"
 	"github.com/mvdsguard/mvdsguard/retry"
+	"github.com/mvdsguard/mvdsguard/sqlitedb"
 )
 
 // The crash child runs when the test binary is started with these set.
@@ -47,11 +48,11 @@ func crashChild(dir, mode string) int {
 		fmt.Fprintln(os.Stderr, "crash child:", err)
 		return 3
 	}
-	dbA, err := retry.OpenDB(filepath.Join(dir, "a.db"))
+	dbA, err := sqlitedb.Open(filepath.Join(dir, "a.db"))
 	if err != nil {
 		return fail(err)
 	}
-	dbB, err := retry.OpenDB(filepath.Join(dir, "b.db"))
+	dbB, err := sqlitedb.Open(filepath.Join(dir, "b.db"))
 	if err != nil {
 		return fail(err)
 	}
@@ -166,11 +167,11 @@ func TestNothingIsLostOrRepeatedWhenKilledAtRandomPoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := rand.New(rand.NewPCG(2026, 11))
+	r := rand.New(rand.NewSource(2026<<20 ^ 11))
 	sent := map[string]bool{}
 	const trials = 50
 	for trial := 0; trial < trials; trial++ {
-		wait := time.Duration(30+r.IntN(250)) * time.Millisecond
+		wait := time.Duration(30+r.Intn(250)) * time.Millisecond
 		lines := runChild(t, exe, dir, "run", wait)
 		for _, id := range lines {
 			sent[id] = true
@@ -238,12 +239,12 @@ func runChild(t *testing.T, exe, dir, mode string, wait time.Duration) []string 
 
 func checkCrashInvariants(t *testing.T, dir string, sent map[string]bool, settled bool) {
 	t.Helper()
-	dbA, err := retry.OpenDB(filepath.Join(dir, "a.db"))
+	dbA, err := sqlitedb.Open(filepath.Join(dir, "a.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dbA.Close()
-	dbB, err := retry.OpenDB(filepath.Join(dir, "b.db"))
+	dbB, err := sqlitedb.Open(filepath.Join(dir, "b.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"math/rand"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -318,9 +318,9 @@ func New(db *mvds.DB, t transport.Transport, id mvds.PeerID, opts ...Option) (*G
 		return nil, fmt.Errorf("new guard: %w", err)
 	}
 	if v == 0 {
-		return nil, fmt.Errorf("new guard: database %s has no retry ledger: open it with retry.OpenDB or mvds.Open(path, retry.Schema())", db.Path())
+		return nil, fmt.Errorf("new guard: database %s has no retry ledger: open it with sqlitedb.Open or mvds.FromSQL(db, name, schema) with retry.Schema()", db.Name())
 	}
-	seed := [2]uint64{rand.Uint64(), rand.Uint64()}
+	seed := [2]uint64{uint64(rand.Int63()), uint64(rand.Int63())}
 	if cfg.seed != nil {
 		seed = *cfg.seed
 	}
@@ -335,7 +335,7 @@ func New(db *mvds.DB, t transport.Transport, id mvds.PeerID, opts ...Option) (*G
 		tracked: map[mvds.MessageID]*entry{},
 		apps:    map[string]*entry{},
 		dirty:   map[*entry]struct{}{},
-		rnd:     rand.New(rand.NewPCG(seed[0], seed[1])),
+		rnd:     rand.New(rand.NewSource(int64(seed[0]) ^ int64(seed[1])<<20)),
 	}
 	g.txn.reset()
 	if cfg.registerer != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/mvdsguard/mvdsguard/mvds"
 	"github.com/mvdsguard/mvdsguard/mvds/memtransport"
 	"github.com/mvdsguard/mvdsguard/retry"
+	"github.com/mvdsguard/mvdsguard/sqlitedb"
 )
 
 const testEpoch = 2 * time.Millisecond
@@ -53,24 +54,6 @@ func (r *inbox) has(body string) bool {
 	return r.count[body] > 0
 }
 
-func (r *inbox) distinct() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.count)
-}
-
-func (r *inbox) duplicates() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, c := range r.count {
-		if c > 1 {
-			n++
-		}
-	}
-	return n
-}
-
 // world is a sender Guard A and a recipient Guard B on their own files.
 type world struct {
 	t      testing.TB
@@ -96,10 +79,10 @@ func newWorldOn(t testing.TB, net *memtransport.Network, optsA ...retry.Option) 
 	w := &world{t: t, dir: t.TempDir(), net: net, a: peerID(1), b: peerID(2),
 		connA: retry.NewManual(true), inboxB: newInbox(), optsA: optsA}
 	var err error
-	if w.dbA, err = retry.OpenDB(filepath.Join(w.dir, "a.db")); err != nil {
+	if w.dbA, err = sqlitedb.Open(filepath.Join(w.dir, "a.db")); err != nil {
 		t.Fatal(err)
 	}
-	if w.dbB, err = retry.OpenDB(filepath.Join(w.dir, "b.db")); err != nil {
+	if w.dbB, err = sqlitedb.Open(filepath.Join(w.dir, "b.db")); err != nil {
 		t.Fatal(err)
 	}
 	w.ga = w.startA()

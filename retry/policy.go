@@ -3,7 +3,7 @@ package retry
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
+	"math/rand"
 	"time"
 
 	"github.com/mvdsguard/mvdsguard"
@@ -97,7 +97,7 @@ func (p Policy) Delay(n int, r *rand.Rand) time.Duration {
 	if c <= 0 {
 		return 0
 	}
-	return time.Duration(r.Int64N(int64(c) + 1))
+	return time.Duration(r.Int63n(int64(c) + 1))
 }
 
 // Default policies and why:

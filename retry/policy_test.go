@@ -1,7 +1,7 @@
 package retry_test
 
 import (
-	"math/rand/v2"
+	"math/rand"
 	"strings"
 	"testing"
 	"time"
@@ -76,7 +76,7 @@ func TestDelayIsFullJitterUnderACappedExponentialCeiling(t *testing.T) {
 			t.Errorf("Ceiling(%d) = %v; want %v", n, got, want)
 		}
 	}
-	r := rand.New(rand.NewPCG(1, 2))
+	r := rand.New(rand.NewSource(1<<20 ^ 2))
 	var low, high int
 	for i := 0; i < 10000; i++ {
 		d := p.Delay(3, r)

@@ -119,7 +119,7 @@ func TestClosingTheGuardEndsSubscriptions(t *testing.T) {
 }
 
 func TestWakeFromSleepReschedulesLikeAReconnect(t *testing.T) {
-	clock := newFakeClock(t)
+	clock := newFakeClock()
 	slow := retry.Policy{Initial: time.Hour, Max: time.Hour, Multiplier: 1}
 	w := newWorld(t, retry.WithClock(clock), retry.WithWakeDetection(5*time.Millisecond, time.Second),
 		retry.WithPolicy(mvdsguard.ContactRequest, retry.Control, slow))

@@ -19,13 +19,3 @@ func Schema() (mvds.Schema, error) {
 	}
 	return s, nil
 }
-
-// OpenDB opens the database at path with mvds's, the engine's and the
-// ledger's schemas.
-func OpenDB(path string) (*mvds.DB, error) {
-	s, err := Schema()
-	if err != nil {
-		return nil, err
-	}
-	return mvds.Open(path, s)
-}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/mvdsguard/mvdsguard"
 	"github.com/mvdsguard/mvdsguard/audit/static/rule"
-	"github.com/mvdsguard/mvdsguard/audit/statusgo"
+	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
 // Config is what the checks hold messages to, and how much state they may

@@ -10,7 +10,7 @@ import (
 	"github.com/mvdsguard/mvdsguard"
 	rt "github.com/mvdsguard/mvdsguard/audit/runtime"
 	"github.com/mvdsguard/mvdsguard/audit/static/rule"
-	"github.com/mvdsguard/mvdsguard/audit/statusgo"
+	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
 func TestAConfigurationChangesOnlyWhatItNames(t *testing.T) {

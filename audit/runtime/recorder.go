@@ -11,7 +11,7 @@ import (
 
 	"github.com/mvdsguard/mvdsguard"
 	"github.com/mvdsguard/mvdsguard/audit/static/rule"
-	"github.com/mvdsguard/mvdsguard/audit/statusgo"
+	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
 // Recorder consumes records in arrival order and runs the checks. It keeps

@@ -15,7 +15,7 @@ import (
 	"github.com/mvdsguard/mvdsguard/audit/static/config"
 	"github.com/mvdsguard/mvdsguard/audit/static/rule"
 	"github.com/mvdsguard/mvdsguard/audit/static/suppress"
-	"github.com/mvdsguard/mvdsguard/audit/statusgo"
+	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
 //go:embed doc.go

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/tools/go/analysis"
 
 	"github.com/mvdsguard/mvdsguard/audit/static/config"
-	"github.com/mvdsguard/mvdsguard/audit/statusgo"
+	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
 // engine holds what the audit knows about one package while it interprets
@@ -296,16 +296,6 @@ func funcKey(obj *types.Func) string {
 		return obj.Pkg().Path() + ".?." + obj.Name()
 	}
 	return obj.Pkg().Path() + "." + obj.Name()
-}
-
-// displayName shortens a key to Type.Method or Func.
-func displayName(key string) string {
-	slash := strings.LastIndexByte(key, '/')
-	rest := key[slash+1:]
-	if i := strings.IndexByte(rest, '.'); i >= 0 {
-		return rest[i+1:]
-	}
-	return rest
 }
 
 // loadImported indexes the summaries other packages exported.

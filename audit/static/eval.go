@@ -8,7 +8,7 @@ import (
 	"go/types"
 	"strings"
 
-	"github.com/mvdsguard/mvdsguard/audit/statusgo"
+	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
 // vs is one outcome of evaluating an expression: the path it leaves and the

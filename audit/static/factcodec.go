@@ -5,7 +5,7 @@ import (
 	"encoding/gob"
 	"sort"
 
-	"github.com/mvdsguard/mvdsguard/audit/statusgo"
+	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
 // Facts must encode deterministically (go vet compares and caches them), and

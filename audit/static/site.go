@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/mvdsguard/mvdsguard"
-	"github.com/mvdsguard/mvdsguard/audit/statusgo"
+	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
 // Verdicts of a send site.

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/mvdsguard/mvdsguard/audit/statusgo"
+	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
 // Summary is what the audit learns about one function from its body: the

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mvdsguard/mvdsguard/audit/statusgo"
+	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
 // Kind is the kind of an abstract value.
@@ -307,12 +307,6 @@ func (s *state) fork(branch string, cond string) *state {
 	return c
 }
 
-// signature summarises everything a later statement can observe, so that
-// paths that differ only in conditions can be merged.
-func (s *state) signature() string {
-	return s.signatureNoIter() + fmt.Sprintf(";iter=%d", s.iter)
-}
-
 // signatureNoIter is signature without the loop iteration mark, to compare
 // a loop body's output with its input.
 func (s *state) signatureNoIter() string {
@@ -326,8 +320,7 @@ func (s *state) sig(roots []int) string {
 	var b strings.Builder
 	canon := map[int]int{}
 	var pending []int
-	var key func(v Value) string
-	key = func(v Value) string {
+	key := func(v Value) string {
 		if v.Kind != KObj {
 			// Deps are left out: they only carry a content type into a
 			// payload, and paths that differ in them alone are merged.

@@ -19,7 +19,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"math/rand"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -31,6 +31,7 @@ import (
 	"github.com/mvdsguard/mvdsguard/mvds"
 	"github.com/mvdsguard/mvdsguard/mvds/memtransport"
 	"github.com/mvdsguard/mvdsguard/retry"
+	"github.com/mvdsguard/mvdsguard/sqlitedb"
 )
 
 // Sender selects the configuration under test.
@@ -145,17 +146,17 @@ func Start(cfg Config) (*Run, error) {
 	r := &Run{
 		cfg: cfg, a: peer(1), b: peer(2),
 		conn: retry.NewManual(true), online: true, received: map[string]bool{},
-		jitter: rand.New(rand.NewPCG(uint64(cfg.Seed), 99)).IntN,
+		jitter: rand.New(rand.NewSource(int64(cfg.Seed)<<20 ^ 99)).Intn,
 		clock:  &epochClock{origin: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), nominal: cfg.Nominal},
 	}
 	r.settle = ackSettle
 	r.net = memtransport.New(cfg.Seed, memtransport.WithObserver(r.observe))
 	var err error
 	name := fmt.Sprintf("%s-%d", cfg.Sender, cfg.Seed)
-	if r.dbA, err = retry.OpenDB(filepath.Join(cfg.Dir, name+"-sender.db")); err != nil {
+	if r.dbA, err = sqlitedb.Open(filepath.Join(cfg.Dir, name+"-sender.db")); err != nil {
 		return nil, err
 	}
-	if r.dbB, err = mvds.Open(filepath.Join(cfg.Dir, name+"-recipient.db")); err != nil {
+	if r.dbB, err = sqlitedb.Open(filepath.Join(cfg.Dir, name+"-recipient.db")); err != nil {
 		return nil, err
 	}
 	epB, err := r.net.Join(r.b)

@@ -18,7 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"math/rand/v2"
+	"math/rand"
 	"sync"
 	"time"
 
@@ -319,7 +319,7 @@ func (n *Network) link(from, to PeerID) *link {
 		h := fnv.New64a()
 		h.Write(from[:])
 		h.Write(to[:])
-		l = &link{rnd: rand.New(rand.NewPCG(n.seed, h.Sum64()))}
+		l = &link{rnd: rand.New(rand.NewSource(int64(n.seed ^ h.Sum64())))}
 		n.links[k] = l
 	}
 	return l

@@ -22,6 +22,7 @@ import (
 	"github.com/mvdsguard/mvdsguard/mvds"
 	"github.com/mvdsguard/mvdsguard/mvds/memtransport"
 	"github.com/mvdsguard/mvdsguard/retry"
+	"github.com/mvdsguard/mvdsguard/sqlitedb"
 )
 
 // These tests run real Guards on real mvds nodes over SQLite files, talking
@@ -96,11 +97,11 @@ func newWorld(t testing.TB, s setup) *world {
 		}
 	}
 	dir := t.TempDir()
-	dbA, err := retry.OpenDB(filepath.Join(dir, "alice.db"))
+	dbA, err := sqlitedb.Open(filepath.Join(dir, "alice.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dbB, err := retry.OpenDB(filepath.Join(dir, "bob.db"))
+	dbB, err := sqlitedb.Open(filepath.Join(dir, "bob.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -363,11 +363,11 @@ func quoteShort(s string) string {
 // fields gathers the values the audit reads from a line of interest,
 // whatever the encoding.
 type fields struct {
-	messageID, contentType, ack string
-	haveID, haveType, haveIDs   bool
-	haveRecipient               bool
-	haveOnline, haveForce       bool
-	online, force               bool
+	messageID, contentType    string
+	haveID, haveType, haveIDs bool
+	haveRecipient             bool
+	haveOnline, haveForce     bool
+	online, force             bool
 }
 
 // finish checks what e's kind requires and fills e.

@@ -24,7 +24,7 @@ import (
 
 	"github.com/mvdsguard/mvdsguard"
 	"github.com/mvdsguard/mvdsguard/audit/static/rule"
-	"github.com/mvdsguard/mvdsguard/audit/statusgo"
+	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
 // Version is the only configuration format version this package reads.

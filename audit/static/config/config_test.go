@@ -9,7 +9,7 @@ import (
 	"github.com/mvdsguard/mvdsguard"
 	"github.com/mvdsguard/mvdsguard/audit/static/config"
 	"github.com/mvdsguard/mvdsguard/audit/static/rule"
-	"github.com/mvdsguard/mvdsguard/audit/statusgo"
+	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
 func TestAnEmptyPathGivesTheStatusGoDefaults(t *testing.T) {

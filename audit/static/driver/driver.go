@@ -37,7 +37,7 @@ import (
 
 	"github.com/mvdsguard/mvdsguard/audit/static"
 	"github.com/mvdsguard/mvdsguard/audit/static/config"
-	"github.com/mvdsguard/mvdsguard/audit/statusgo"
+	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
 // Options control a run.

@@ -126,7 +126,7 @@ func run() error {
 	load0 := benchdoc.LoadAverage()
 	bin := filepath.Join(work, "mvdsaudit")
 	fmt.Fprintln(os.Stderr, "building mvdsaudit")
-	if out, err := exec.Command("go", "build", "-o", bin, "./tools/mvdsaudit").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/mvdsaudit").CombinedOutput(); err != nil {
 		return fmt.Errorf("build mvdsaudit (run from the module root): %v\n%s", err, out)
 	}
 	self, err := os.Executable()
@@ -287,7 +287,7 @@ func row(r result) string {
 func render(results []result, size string, runs int, load0, load1 string) string {
 	var b strings.Builder
 	b.WriteString("## Runtime audit: reading status-go logs\n\n")
-	fmt.Fprintf(&b, "Command: `make bench-runtime` (it runs `go run ./audit/runtime/internal/runtimebench -doc docs/benchmarks.md`). ")
+	fmt.Fprintf(&b, "Command: `make bench-runtime` (it runs `go run ./runtime/internal/runtimebench -doc ../docs/benchmarks.md` in `audit/`). ")
 	fmt.Fprintf(&b, "For each format the program writes a %s status-go debug log of one busy node into a temporary directory "+
 		"(`audit/runtime/internal/runtimebench/workload.go`: about 98%% unrelated lines — relay traffic, peer management, storenode queries — "+
 		"and a message every ~100 ms: datasync dispatches, acknowledgements, retransmissions on status-go's backoff curve, one in a hundred "+

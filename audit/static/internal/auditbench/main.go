@@ -152,17 +152,18 @@ func bench(args []string) error {
 	doc := fs.String("doc", "", "write the results into this file between <!-- audit:begin --> and <!-- audit:end -->")
 	_ = fs.Parse(args)
 
-	root, err := repoRoot()
+	module, err := auditModule()
 	if err != nil {
 		return err
 	}
+	root := filepath.Dir(module)
 	tmp, err := os.MkdirTemp("", "auditbench")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
 	bin := filepath.Join(tmp, "mvdsaudit")
-	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "tools", "mvdsaudit")).CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(module, "cmd", "mvdsaudit")).CombinedOutput(); err != nil {
 		return fmt.Errorf("build mvdsaudit: %v\n%s", err, out)
 	}
 	// The targets are copied, so that the edit scenario never touches the
@@ -317,7 +318,7 @@ func countLines(dir string) int {
 func render(rs []result, runs int, loadBefore, loadAfter string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Static audit: mvdsaudit against go vet\n\n")
-	fmt.Fprintf(&b, "Command: `make bench-audit` (it runs `go run ./audit/static/internal/auditbench -doc docs/benchmarks.md`). ")
+	fmt.Fprintf(&b, "Command: `make bench-audit` (it runs `go run ./static/internal/auditbench -doc ../docs/benchmarks.md` in `audit/`). ")
 	fmt.Fprintf(&b, "Both commands run on `./...` of the same module, one after the other, %d times per scenario after a warm-up run; ", runs)
 	fmt.Fprintf(&b, "the table shows the median wall time. Peak memory is the largest resident set of any process the command started ")
 	fmt.Fprintf(&b, "(getrusage of the children: go vet starts one vet process per package, mvdsaudit is one process plus `go list`). ")
@@ -383,10 +384,12 @@ func writeSection(path, section string) error {
 	return benchdoc.WriteSection(path, "audit", "", section)
 }
 
-func repoRoot() (string, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+// auditModule is the audit module's directory; the repository root is its
+// parent.
+func auditModule() (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/mvdsguard/mvdsguard/audit").Output()
 	if err != nil {
-		return "", fmt.Errorf("find the module root: %w", err)
+		return "", fmt.Errorf("find the audit module (run from the audit directory): %w", err)
 	}
 	return strings.TrimSpace(string(out)), nil
 }
