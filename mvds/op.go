@@ -53,8 +53,12 @@ type Op struct {
 // Update runs fn as one atomic operation. If fn returns an error, nothing it
 // did is kept. fn must not call other methods of the Node (it would wait for
 // itself).
+//
+// A database shared with other writers can refuse the operation: the error
+// then wraps ErrBusy (another connection held the write lock past the busy
+// timeout) or ErrFull (the disk is full), and nothing of it was kept.
 func (n *Node) Update(ctx context.Context, fn func(op *Op) error) error {
-	return n.eng.op(ctx, true, true, func(tx *sql.Tx) error {
+	err := n.eng.op(ctx, true, true, func(tx *sql.Tx) error {
 		op := &Op{n: n, tx: tx}
 		defer op.close()
 		if err := fn(op); err != nil {
@@ -62,6 +66,7 @@ func (n *Node) Update(ctx context.Context, fn func(op *Op) error) error {
 		}
 		return op.report()
 	})
+	return classified(n.db.name, err)
 }
 
 func (op *Op) close() {
@@ -314,4 +319,20 @@ func (op *Op) Resend(id MessageID, peer PeerID, epoch int64) (bool, error) {
 		return false, fmt.Errorf("resend %s to %s: %w", ShortID(id[:]), ShortID(peer[:]), err)
 	}
 	return true, nil
+}
+
+// Group returns the group an appended or received message belongs to, and
+// whether the node has the message at all.
+func (op *Op) Group(id MessageID) (GroupID, bool, error) {
+	var b []byte
+	err := op.tx.QueryRow(`SELECT group_id FROM mvds_messages WHERE id = ?`, id[:]).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return GroupID{}, false, nil
+	}
+	if err != nil {
+		return GroupID{}, false, fmt.Errorf("group of message %s: %w", ShortID(id[:]), err)
+	}
+	var g GroupID
+	copy(g[:], b)
+	return g, true, nil
 }

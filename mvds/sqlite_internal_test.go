@@ -2,6 +2,7 @@ package mvds
 
 import (
 	"database/sql"
+	"strings"
 	"testing"
 
 	_ "github.com/mattn/go-sqlite3" // tests only: the package itself links no driver
@@ -11,7 +12,7 @@ import (
 // cannot use package sqlitedb (it imports this one).
 func openFile(tb testing.TB, path string, schemas ...Schema) *DB {
 	tb.Helper()
-	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000&_foreign_keys=1&_journal_mode=WAL&_txlock=immediate")
+	raw, err := sql.Open("sqlite3", "file:"+strings.ReplaceAll(path, "%", "%25")+"?_busy_timeout=10000&_foreign_keys=1&_journal_mode=WAL&_txlock=immediate")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mvdsguard/mvdsguard"
+	"github.com/mvdsguard/mvdsguard/internal/knobs"
 	"github.com/mvdsguard/mvdsguard/mvds"
 	"github.com/mvdsguard/mvdsguard/mvds/memtransport"
 )
@@ -29,9 +31,9 @@ func benchGuard(b *testing.B, db *mvds.DB, online bool) *Guard {
 	if err != nil {
 		b.Fatal(err)
 	}
-	g, err := New(db, ep, benchSelf, WithNodeOptions(mvds.WithEpoch(time.Hour)), WithEpochLength(mvds.StockEpoch),
+	g, err := New(db, ep, benchSelf, WithNodeOptions(mvds.WithEpoch(time.Hour)),
 		WithConnectivity(NewManual(online)), WithWakeDetection(0, 0), WithSweepInterval(time.Hour),
-		WithRescheduleOnStart(false), WithLogger(zap.NewNop()))
+		knobs.GuardOption(knobs.Guard{EpochLength: mvds.StockEpoch, NoRescheduleOnStart: true}).(Option), WithLogger(zap.NewNop()))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func benchDB(b *testing.B, pending int) *mvds.DB {
 	if err != nil {
 		b.Fatal(err)
 	}
-	raw, err := sql.Open("sqlite3", "file:"+filepath.Join(b.TempDir(), "bench.db")+"?_busy_timeout=10000&_foreign_keys=1&_journal_mode=WAL&_txlock=immediate")
+	raw, err := sql.Open("sqlite3", "file:"+strings.ReplaceAll(filepath.Join(b.TempDir(), "bench.db"), "%", "%25")+"?_busy_timeout=10000&_foreign_keys=1&_journal_mode=WAL&_txlock=immediate")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -146,7 +148,7 @@ func BenchmarkEventAppendPublish(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				err := g.node.Update(ctx, func(op *mvds.Op) error {
 					for j := 0; j < perTx; j++ {
-						if err := g.event(op.Tx(), mvdsguard.EventSent, "app-0000000", benchPeer[:], "", false, now); err != nil {
+						if err := g.ledger.event(op.Tx(), mvdsguard.EventSent, "app-0000000", benchPeer[:], "", false, now); err != nil {
 							return err
 						}
 					}
@@ -220,7 +222,7 @@ func BenchmarkEpochGuardVsBare(b *testing.B) {
 					} else {
 						g = benchGuard(b, db, true)
 						var err error
-						if ss, err = mvds.NewSyncState(db, g, func() int64 { return 1000 }); err != nil {
+						if ss, err = mvds.NewSyncState(db, engineHook{g}, func() int64 { return 1000 }); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -257,7 +259,7 @@ func BenchmarkEpochGuardVsBare(b *testing.B) {
 							// (the sweeper's); timed apart, reported beside.
 							b.StopTimer()
 							start := time.Now()
-							if err := g.node.Update(context.Background(), func(op *mvds.Op) error { return g.checkpoint(op.Tx(), false) }); err != nil {
+							if err := g.node.Update(context.Background(), func(op *mvds.Op) error { return g.ledger.checkpoint(op.Tx(), false) }); err != nil {
 								b.Fatal(err)
 							}
 							ckpt += time.Since(start)

@@ -16,7 +16,7 @@ type Burst struct {
 }
 
 // DefaultBurst sends 100 messages at once, then 50 per second.
-var DefaultBurst = Burst{Rate: 50, Size: 100}
+func DefaultBurst() Burst { return Burst{Rate: 50, Size: 100} }
 
 func (b Burst) validate() error {
 	if b.Rate <= 0 || math.IsNaN(b.Rate) || math.IsInf(b.Rate, 0) {

@@ -6,48 +6,48 @@ import (
 )
 
 // Clock reads the two clocks the Guard needs. Now is the wall clock, which
-// keeps running while the machine sleeps; Monotonic is a steady clock that
-// on Linux and macOS does not advance during suspend. The difference between
-// their advances is how a wake from sleep is detected.
+// keeps running while the machine sleeps and may be stepped by NTP;
+// Monotonic is a steady clock that on Linux and macOS does not advance
+// during suspend and is never stepped. The difference between their advances
+// is how a wake from sleep, or a wall clock stepped backwards, is detected.
 type Clock interface {
 	Now() time.Time
 	Monotonic() time.Duration
 }
 
-// SystemClock is the real clock.
-type SystemClock struct{ origin time.Time }
+// systemClock is the real clock.
+type systemClock struct{ origin time.Time }
 
-// NewSystemClock returns the real clock.
-func NewSystemClock() *SystemClock { return &SystemClock{origin: time.Now()} }
+func newSystemClock() *systemClock { return &systemClock{origin: time.Now()} }
 
 // Now returns the wall clock, without its monotonic reading.
-func (c *SystemClock) Now() time.Time { return time.Now().Round(0) }
+func (c *systemClock) Now() time.Time { return time.Now().Round(0) }
 
 // Monotonic returns the time elapsed on the monotonic clock.
-func (c *SystemClock) Monotonic() time.Duration { return time.Since(c.origin) }
+func (c *systemClock) Monotonic() time.Duration { return time.Since(c.origin) }
 
-// WakeDetector watches for the wall clock jumping ahead of the monotonic
-// clock, which happens when the machine wakes from sleep or hibernation.
-type WakeDetector struct {
+// clockJump is what the clock watch saw: the wall clock moved by Wall more
+// than the monotonic clock did. Positive: the machine slept (or the clock
+// was stepped forward, which looks the same). Negative: the wall clock was
+// stepped backwards.
+type clockJump struct{ Wall time.Duration }
+
+// clockWatch compares the two clocks every interval and reports a
+// difference in their advances larger than threshold. A threshold well above
+// interval keeps NTP's gradual corrections from looking like jumps.
+type clockWatch struct {
 	clock     Clock
 	interval  time.Duration
 	threshold time.Duration
-	wakes     chan time.Duration
+	jumps     chan clockJump
 }
 
-// NewWakeDetector checks every interval; a wall-clock advance exceeding the
-// monotonic one by more than threshold is reported as a wake with the length
-// of the sleep. A threshold well above interval keeps NTP corrections from
-// looking like sleeps.
-func NewWakeDetector(c Clock, interval, threshold time.Duration) *WakeDetector {
-	return &WakeDetector{clock: c, interval: interval, threshold: threshold, wakes: make(chan time.Duration, 1)}
+func newClockWatch(c Clock, interval, threshold time.Duration) *clockWatch {
+	return &clockWatch{clock: c, interval: interval, threshold: threshold, jumps: make(chan clockJump, 4)}
 }
 
-// Wakes delivers the length of each detected sleep.
-func (w *WakeDetector) Wakes() <-chan time.Duration { return w.wakes }
-
-// Run checks until ctx ends.
-func (w *WakeDetector) Run(ctx context.Context) {
+// run checks until ctx ends.
+func (w *clockWatch) run(ctx context.Context) {
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
 	wall, mono := w.clock.Now(), w.clock.Monotonic()
@@ -58,12 +58,13 @@ func (w *WakeDetector) Run(ctx context.Context) {
 		case <-t.C:
 		}
 		nowWall, nowMono := w.clock.Now(), w.clock.Monotonic()
-		slept := nowWall.Sub(wall) - (nowMono - mono)
+		d := nowWall.Sub(wall) - (nowMono - mono)
 		wall, mono = nowWall, nowMono
-		if slept > w.threshold {
+		if d > w.threshold || d < -w.threshold {
 			select {
-			case w.wakes <- slept:
-			default: // one pending wake is enough
+			case w.jumps <- clockJump{Wall: d}:
+			case <-ctx.Done():
+				return
 			}
 		}
 	}

@@ -29,3 +29,11 @@ func (c *fakeClock) sleep(d time.Duration) {
 	defer c.mu.Unlock()
 	c.jump += d
 }
+
+// stepBack moves the wall clock back by d, as an NTP step does; the
+// monotonic clock is not affected.
+func (c *fakeClock) stepBack(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.jump -= d
+}

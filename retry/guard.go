@@ -3,7 +3,6 @@ package retry
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -11,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/status-im/mvds/transport"
 	"go.uber.org/zap"
 
@@ -51,251 +49,33 @@ type Meta struct {
 // maxAppID bounds application ids, which end up in every event.
 const maxAppID = 512
 
-// Guard enforces retry policies around a hooked mvds node. It is safe for
-// concurrent use.
+// Guard enforces retry policies around an mvds node: it pauses retries while
+// the device is offline, reschedules them when it reconnects or wakes,
+// applies a policy per flow, and records every message's fate in a ledger
+// whose events the GUI follows. It is safe for concurrent use.
 type Guard struct {
-	node    *mvds.Node
-	db      *mvds.DB
-	self    mvds.PeerID
-	clock   Clock
-	conn    Connectivity
-	online  atomic.Bool
-	logger  *zap.Logger
-	metrics *metrics
-	cfg     config
-	events  *broadcast
-
-	// Touched only on the engine's serialised path: inside hook calls and
-	// inside Node.Update callbacks.
-	tracked     map[mvds.MessageID]*entry
-	apps        map[string]*entry
-	dirty       map[*entry]struct{} // counters ahead of their row
-	checkpoints int
-	rnd         *rand.Rand
-	txn         txWork
-
-	dirtyCount atomic.Int64 // len(dirty), for the sweeper's quick look
-
+	node   *mvds.Node
+	db     *mvds.DB
+	self   mvds.PeerID
+	ledger *ledger
+	clock  Clock
+	conn   Connectivity
+	online atomic.Bool
+	logger *zap.Logger
+	cfg    config
+	rnd    *rand.Rand // jitter; used on the engine's serialised path only
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	closed atomic.Bool
 }
 
-// entry is what the hot path needs to know about a tracked message: Due
-// its policy, Attempted its counters and chat id, so that neither reads the
-// ledger. The counters mirror the ledger's committed values; changes made
-// in a transaction are staged in txWork and applied when it commits.
-type entry struct {
-	appID  string
-	chatID string
-	flow   mvdsguard.Flow
-	kind   Kind
-	policy Policy
-
-	committed counters
-	// staged holds the figures as transaction stagedIn sees them; it is
-	// valid only while that transaction is the current one.
-	staged   counters
-	stagedIn uint64
-}
-
-// counters is an entry's attempt figures (times in unix milliseconds).
-type counters struct {
-	attempts    int
-	first, last int64
-}
-
-// txWork is what the current transaction will publish if it commits.
-type txWork struct {
-	gen     uint64 // identifies the transaction; never 0
-	add     map[mvds.MessageID]*entry
-	del     []mvds.MessageID
-	delApps []string
-	staged  []*entry
-	synced  []*entry // rows written with the entry's counters
-	events  bool
-	metrics []func(*metrics)
-}
-
-// countersOf returns e's figures as staged in this transaction. Staging on
-// the entry itself, with the transaction's generation, keeps the hot path
-// free of allocations.
-func (w *txWork) countersOf(e *entry) *counters {
-	if e.stagedIn != w.gen {
-		e.staged, e.stagedIn = e.committed, w.gen
-		w.staged = append(w.staged, e)
-	}
-	return &e.staged
-}
-
-// reset starts the next transaction's work.
-func (w *txWork) reset() {
-	gen := w.gen + 1
-	staged, synced := w.staged[:0], w.synced[:0]
-	*w = txWork{gen: gen, staged: staged, synced: synced}
-}
-
-type config struct {
-	policies    Policies
-	conn        Connectivity
-	clock       Clock
-	burst       Burst
-	wake        bool
-	wakeEvery   time.Duration
-	wakeJump    time.Duration
-	sweepEvery  time.Duration
-	registerer  prometheus.Registerer
-	logger      *zap.Logger
-	nodeOptions []mvds.Option
-	seed        *[2]uint64
-	epochLength time.Duration
-	noStartMove bool
-}
-
-// Option configures a Guard.
-type Option func(*config) error
-
-// WithPolicy replaces the policy of one flow and kind.
-func WithPolicy(f mvdsguard.Flow, k Kind, p Policy) Option {
-	return func(c *config) error { return c.policies.Set(f, k, p) }
-}
-
-// WithConnectivity sets the source of online/offline changes (default: a
-// Manual source that is always online).
-func WithConnectivity(conn Connectivity) Option {
-	return func(c *config) error {
-		if conn == nil {
-			return errors.New("nil connectivity source")
-		}
-		c.conn = conn
-		return nil
-	}
-}
-
-// WithClock sets the clock (default: the system clock).
-func WithClock(clock Clock) Option {
-	return func(c *config) error {
-		if clock == nil {
-			return errors.New("nil clock")
-		}
-		c.clock = clock
-		return nil
-	}
-}
-
-// WithBurst sets the reconnect burst limit (default DefaultBurst).
-func WithBurst(b Burst) Option {
-	return func(c *config) error {
-		if err := b.validate(); err != nil {
-			return err
-		}
-		c.burst = b
-		return nil
-	}
-}
-
-// WithWakeDetection sets how often the clocks are compared and how large a
-// jump counts as a wake from sleep (default every second, 10 s); a zero
-// interval turns detection off.
-func WithWakeDetection(every, jump time.Duration) Option {
-	return func(c *config) error {
-		if every < 0 || jump < 0 || (every > 0 && jump <= every) {
-			return fmt.Errorf("wake detection every %v with threshold %v: both must be positive and the threshold above the interval", every, jump)
-		}
-		c.wake, c.wakeEvery, c.wakeJump = every > 0, every, jump
-		return nil
-	}
-}
-
-// WithSweepInterval sets how often deadlines, exhausted attempts and stall
-// thresholds are checked (default one second).
-func WithSweepInterval(d time.Duration) Option {
-	return func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("sweep interval %v must be positive", d)
-		}
-		c.sweepEvery = d
-		return nil
-	}
-}
-
-// WithMetrics registers the Guard's Prometheus metrics with reg.
-func WithMetrics(reg prometheus.Registerer) Option {
-	return func(c *config) error {
-		if reg == nil {
-			return errors.New("nil metrics registerer")
-		}
-		c.registerer = reg
-		return nil
-	}
-}
-
-// WithLogger sets the logger; the Guard logs under "retry".
-func WithLogger(l *zap.Logger) Option {
-	return func(c *config) error {
-		if l == nil {
-			return errors.New("nil logger")
-		}
-		c.logger = l
-		return nil
-	}
-}
-
-// WithNodeOptions passes options to the mvds node (epoch, mode, message
-// handler...). A Hook cannot be passed: the Guard is the node's Hook.
-func WithNodeOptions(opts ...mvds.Option) Option {
-	return func(c *config) error {
-		c.nodeOptions = append(c.nodeOptions, opts...)
-		return nil
-	}
-}
-
-// WithEpochLength sets the real time one epoch stands for when the Guard
-// converts delays, the burst rate and parking times to epochs (default: the
-// node's epoch duration). Only simulations that run epochs faster than real
-// time need it.
-func WithEpochLength(d time.Duration) Option {
-	return func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("epoch length %v must be positive", d)
-		}
-		c.epochLength = d
-		return nil
-	}
-}
-
-// WithRescheduleOnStart sets whether starting the Guard while online counts
-// as a reconnect (default true: after a restart, states parked offline or
-// waiting on a long delay go out at once). Simulations that fast-forward by
-// restarting turn it off.
-func WithRescheduleOnStart(on bool) Option {
-	return func(c *config) error {
-		c.noStartMove = !on
-		return nil
-	}
-}
-
-// WithSeed makes the jitter reproducible.
-func WithSeed(a, b uint64) Option {
-	return func(c *config) error {
-		c.seed = &[2]uint64{a, b}
-		return nil
-	}
-}
-
-// New starts a Guard and its mvds node with identity id on db (opened with
-// Schema), exchanging packets through t. The Guard owns the node and, through
+// New starts a Guard and its mvds node with identity id on db, exchanging
+// packets through t. db must hold the ledger's schema: adopt the
+// application's database with mvds.FromSQL(db, name, retry.Schema()), or
+// open a file with package sqlitedb. The Guard owns the node and, through
 // it, the transport.
 func New(db *mvds.DB, t transport.Transport, id mvds.PeerID, opts ...Option) (*Guard, error) {
-	cfg := config{
-		policies:   DefaultPolicies(),
-		burst:      DefaultBurst,
-		wake:       true,
-		wakeEvery:  time.Second,
-		wakeJump:   10 * time.Second,
-		sweepEvery: time.Second,
-		logger:     zap.NewNop(),
-	}
+	cfg := defaultConfig()
 	for i, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("new guard: option %d is nil", i)
@@ -311,44 +91,41 @@ func New(db *mvds.DB, t transport.Transport, id mvds.PeerID, opts ...Option) (*G
 		cfg.conn = NewManual(true)
 	}
 	if cfg.clock == nil {
-		cfg.clock = NewSystemClock()
+		cfg.clock = newSystemClock()
 	}
 	v, err := db.SchemaVersion(context.Background(), component)
 	if err != nil {
 		return nil, fmt.Errorf("new guard: %w", err)
 	}
 	if v == 0 {
-		return nil, fmt.Errorf("new guard: database %s has no retry ledger: open it with sqlitedb.Open or mvds.FromSQL(db, name, schema) with retry.Schema()", db.Name())
+		return nil, fmt.Errorf("new guard: database %s has no retry ledger: adopt it with mvds.FromSQL(db, name, retry.Schema()) or open it with sqlitedb.Open", db.Name())
 	}
-	seed := [2]uint64{uint64(rand.Int63()), uint64(rand.Int63())}
-	if cfg.seed != nil {
-		seed = *cfg.seed
+	seed := cfg.sim.Seed
+	if seed == 0 {
+		seed = rand.Int63()
 	}
-	g := &Guard{
-		db:      db,
-		self:    id,
-		clock:   cfg.clock,
-		conn:    cfg.conn,
-		logger:  cfg.logger.Named("retry"),
-		cfg:     cfg,
-		events:  newBroadcast(),
-		tracked: map[mvds.MessageID]*entry{},
-		apps:    map[string]*entry{},
-		dirty:   map[*entry]struct{}{},
-		rnd:     rand.New(rand.NewSource(int64(seed[0]) ^ int64(seed[1])<<20)),
-	}
-	g.txn.reset()
+	var m *metrics
 	if cfg.registerer != nil {
-		if g.metrics, err = newMetrics(cfg.registerer); err != nil {
+		if m, err = newMetrics(cfg.registerer); err != nil {
 			return nil, fmt.Errorf("new guard: %w", err)
 		}
 	}
-	if err := g.loadTracked(); err != nil {
-		return nil, fmt.Errorf("new guard: %w", err)
+	g := &Guard{
+		db:     db,
+		self:   id,
+		ledger: newLedger(db.SQL(), m),
+		clock:  cfg.clock,
+		conn:   cfg.conn,
+		logger: cfg.logger.Named("retry"),
+		cfg:    cfg,
+		rnd:    rand.New(rand.NewSource(seed)),
+	}
+	if err := g.ledger.load(context.Background(), g.policy); err != nil {
+		return nil, fmt.Errorf("new guard: database %s: %w", db.Name(), err)
 	}
 	g.online.Store(g.conn.Online())
 	nodeOpts := append([]mvds.Option{mvds.WithLogger(cfg.logger)}, cfg.nodeOptions...)
-	nodeOpts = append(nodeOpts, mvds.WithHook(g))
+	nodeOpts = append(nodeOpts, mvds.WithHook(engineHook{g}))
 	if g.node, err = mvds.NewNode(db, t, id, nodeOpts...); err != nil {
 		return nil, fmt.Errorf("new guard: %w", err)
 	}
@@ -358,24 +135,24 @@ func New(db *mvds.DB, t transport.Transport, id mvds.PeerID, opts ...Option) (*G
 	return g, nil
 }
 
-// Node returns the mvds node, for callers that append to it themselves and
-// then call Track (status-go's existing datasync path).
+// Node returns the Guard's mvds node, for an application that appends to it
+// itself and then calls Track (status-go's existing datasync path: AddPeer,
+// Append, Track), or that forwards a peer's online status
+// (NotifyPeerOnline). Moving or dropping the node's states behind the
+// Guard's back is not supported.
 func (g *Guard) Node() *mvds.Node { return g.node }
-
-// Online reports what the Guard believes about connectivity.
-func (g *Guard) Online() bool { return g.online.Load() }
 
 func (g *Guard) start(ctx context.Context) {
 	g.wg.Add(2)
 	go g.watchConnectivity(ctx)
 	go g.sweepLoop(ctx)
-	if g.cfg.wake {
-		w := NewWakeDetector(g.clock, g.cfg.wakeEvery, g.cfg.wakeJump)
+	if g.cfg.watchEvery > 0 {
+		w := newClockWatch(g.clock, g.cfg.watchEvery, g.cfg.jumpAtLeast)
 		g.wg.Add(2)
-		go func() { defer g.wg.Done(); w.Run(ctx) }()
-		go g.watchWakes(ctx, w)
+		go func() { defer g.wg.Done(); w.run(ctx) }()
+		go g.watchClock(ctx, w)
 	}
-	if g.online.Load() && !g.cfg.noStartMove {
+	if g.online.Load() && !g.cfg.sim.NoRescheduleOnStart {
 		// A restart is a reconnect: states parked while offline, or waiting
 		// on a long delay, go out now.
 		g.reschedule(ctx, mvdsguard.ReasonReconnect)
@@ -389,11 +166,11 @@ func (g *Guard) Close() error {
 	}
 	g.cancel()
 	g.wg.Wait()
-	// Leave the ledger's counters exact, so the next start replays nothing.
+	// Leave the rows exact, so the next start replays nothing.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := g.node.Update(ctx, func(op *mvds.Op) error { return g.checkpoint(op.Tx(), false) })
-	g.events.close()
+	err := g.node.Update(ctx, func(op *mvds.Op) error { return g.ledger.checkpoint(op.Tx(), true) })
+	g.ledger.events.close()
 	return errors.Join(err, g.node.Close())
 }
 
@@ -418,14 +195,25 @@ func (g *Guard) watchConnectivity(ctx context.Context) {
 	}
 }
 
-func (g *Guard) watchWakes(ctx context.Context, w *WakeDetector) {
+// watchClock reacts to the clock watch: a wake from sleep reschedules like a
+// reconnect; a wall clock stepped backwards moves every pending deadline and
+// stall threshold with it, so that none waits longer than its policy says.
+func (g *Guard) watchClock(ctx context.Context, w *clockWatch) {
 	defer g.wg.Done()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case slept := <-w.Wakes():
-			g.logger.Info("woke from sleep", zap.Duration("slept", slept))
+		case j := <-w.jumps:
+			if j.Wall < 0 {
+				g.logger.Warn("wall clock stepped backwards", zap.Duration("by", -j.Wall))
+				err := g.node.Update(ctx, func(op *mvds.Op) error { return g.ledger.shiftWindows(op.Tx(), j.Wall) })
+				if err != nil && ctx.Err() == nil {
+					g.logger.Error("moving deadlines after the clock step failed", zap.Error(err))
+				}
+				continue
+			}
+			g.logger.Info("woke from sleep", zap.Duration("slept", j.Wall))
 			if g.online.Load() {
 				g.reschedule(ctx, mvdsguard.ReasonWake)
 			}
@@ -435,8 +223,10 @@ func (g *Guard) watchWakes(ctx context.Context, w *WakeDetector) {
 
 func (g *Guard) reschedule(ctx context.Context, reason mvdsguard.Reason) {
 	n, err := g.RescheduleAll(ctx, reason)
-	if err != nil && ctx.Err() == nil {
-		g.logger.Error("rescheduling after "+string(reason)+" failed", zap.Error(err))
+	if err != nil {
+		if ctx.Err() == nil {
+			g.logger.Error("rescheduling failed", zap.String("reason", string(reason)), zap.Error(err))
+		}
 		return
 	}
 	g.logger.Debug("rescheduled", zap.String("reason", string(reason)), zap.Int("states", n))
@@ -448,13 +238,13 @@ func (g *Guard) policy(f mvdsguard.Flow, k Kind) Policy {
 	if p, ok := g.cfg.policies.Policy(f, k); ok {
 		return p
 	}
-	return BoundedPolicy
+	return BoundedPolicy()
 }
 
 // epochLength is the real time one epoch stands for.
 func (g *Guard) epochLength() time.Duration {
-	if g.cfg.epochLength > 0 {
-		return g.cfg.epochLength
+	if g.cfg.sim.EpochLength > 0 {
+		return g.cfg.sim.EpochLength
 	}
 	return g.node.EpochDuration()
 }
@@ -469,7 +259,7 @@ func (g *Guard) epochs(d time.Duration) int64 {
 	return n
 }
 
-// parkEpochs is how far a state whose attempts are used up is moved while
+// parkEpochs is how far a state whose round used its attempts is moved while
 // the sweeper decides its fate.
 func (g *Guard) parkEpochs(p Policy) int64 { return g.epochs(max(p.Max, time.Minute)) }
 
@@ -529,7 +319,9 @@ func (o Outgoing) validate(self mvds.PeerID) error {
 }
 
 // Send appends the message to mvds for every recipient and records it in the
-// ledger, in one transaction: either both happen or neither.
+// ledger, in one transaction: either both happen or neither. A database
+// error (another connection holding the write lock past the busy timeout, a
+// full disk) is returned, and nothing of the message is kept.
 func (g *Guard) Send(ctx context.Context, out Outgoing) error {
 	if err := out.validate(g.self); err != nil {
 		return err
@@ -537,10 +329,10 @@ func (g *Guard) Send(ctx context.Context, out Outgoing) error {
 	pol := g.policy(out.Flow, out.Kind)
 	now := g.now()
 	err := g.node.Update(ctx, func(op *mvds.Op) error {
-		if exists, err := messageExists(op.Tx(), out.AppID); err != nil {
+		if exists, err := g.ledger.exists(op.Tx(), out.AppID); err != nil {
 			return err
 		} else if exists {
-			return fmt.Errorf("send %q: %w", out.AppID, ErrAlreadyTracked)
+			return ErrAlreadyTracked
 		}
 		var recips []recipient
 		if out.Group != nil {
@@ -571,7 +363,7 @@ func (g *Guard) Send(ctx context.Context, out Outgoing) error {
 				recips = append(recips, recipient{mvdsID: id, peer: p})
 			}
 		}
-		return g.track(op.Tx(), Meta{AppID: out.AppID, ChatID: out.ChatID, Flow: out.Flow, Kind: out.Kind}, pol, now, recips)
+		return g.ledger.record(op.Tx(), Meta{AppID: out.AppID, ChatID: out.ChatID, Flow: out.Flow, Kind: out.Kind}, pol, now, recips)
 	})
 	if err != nil {
 		return fmt.Errorf("send %q: %w", out.AppID, err)
@@ -580,9 +372,9 @@ func (g *Guard) Send(ctx context.Context, out Outgoing) error {
 }
 
 // Track records a message the application appended to mvds itself (right
-// after node.Append, as status-go's datasync path does). Recipients whose
+// after Node().Append, as status-go's datasync path does). Recipients whose
 // state is already gone acknowledged it before Track and count as
-// delivered; attempts already made are counted.
+// delivered; attempts mvds already made are counted.
 func (g *Guard) Track(ctx context.Context, mvdsID mvds.MessageID, meta Meta) error {
 	if meta.AppID == "" || len(meta.AppID) > maxAppID {
 		return fmt.Errorf("track: %w: AppID must be 1 to %d bytes", ErrInvalidOutgoing, maxAppID)
@@ -597,29 +389,24 @@ func (g *Guard) Track(ctx context.Context, mvdsID mvds.MessageID, meta Meta) err
 	now := g.now()
 	err := g.node.Update(ctx, func(op *mvds.Op) error {
 		tx := op.Tx()
-		if exists, err := messageExists(tx, meta.AppID); err != nil {
+		if exists, err := g.ledger.exists(tx, meta.AppID); err != nil {
 			return err
 		} else if exists {
 			return ErrAlreadyTracked
 		}
-		var group []byte
-		err := tx.QueryRow(`SELECT group_id FROM mvds_messages WHERE id = ?`, mvdsID[:]).Scan(&group)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: no mvds message %x", ErrUnknownMessage, mvdsID[:4])
-		}
+		group, ok, err := op.Group(mvdsID)
 		if err != nil {
 			return err
 		}
-		var n int
-		if err := tx.QueryRow(`SELECT count(*) FROM retry_recipients WHERE mvds_id = ?`, mvdsID[:]).Scan(&n); err != nil {
+		if !ok {
+			return fmt.Errorf("%w: no mvds message %s", ErrUnknownMessage, mvds.ShortID(mvdsID[:]))
+		}
+		if tracked, err := g.ledger.tracksMvdsMessage(tx, mvdsID); err != nil {
 			return err
+		} else if tracked {
+			return fmt.Errorf("%w: mvds message %s is tracked under another AppID", ErrAlreadyTracked, mvds.ShortID(mvdsID[:]))
 		}
-		if n > 0 {
-			return fmt.Errorf("%w: mvds message %x is tracked under another AppID", ErrAlreadyTracked, mvdsID[:4])
-		}
-		var gid mvds.GroupID
-		copy(gid[:], group)
-		members, err := op.Members(gid)
+		members, err := op.Members(group)
 		if err != nil {
 			return err
 		}
@@ -637,9 +424,9 @@ func (g *Guard) Track(ctx context.Context, mvdsID mvds.MessageID, meta Meta) err
 			recips = append(recips, recipient{mvdsID: mvdsID, peer: m, delivered: !pending, attempts: int(c)})
 		}
 		if len(recips) == 0 {
-			return fmt.Errorf("%w: mvds message %x has no recipients", ErrInvalidOutgoing, mvdsID[:4])
+			return fmt.Errorf("%w: mvds message %s has no recipients", ErrInvalidOutgoing, mvds.ShortID(mvdsID[:]))
 		}
-		return g.track(tx, meta, pol, now, recips)
+		return g.ledger.record(tx, meta, pol, now, recips)
 	})
 	if err != nil {
 		return fmt.Errorf("track %q: %w", meta.AppID, err)
@@ -653,15 +440,15 @@ func (g *Guard) Track(ctx context.Context, mvdsID mvds.MessageID, meta Meta) err
 func (g *Guard) Retry(ctx context.Context, appID string) error {
 	now := g.now()
 	err := g.node.Update(ctx, func(op *mvds.Op) error {
-		m, err := loadMessage(op.Tx(), appID)
+		m, err := g.ledger.message(op.Tx(), appID)
 		if err != nil {
 			return err
 		}
 		switch m.status {
 		case mvdsguard.Failed:
-			return g.retryFailed(op, m, now)
+			return g.ledger.reopen(op, m, g.policy(m.flow, m.kind), now)
 		case mvdsguard.Pending:
-			return g.retryPending(op, m, now)
+			return g.ledger.hurry(op, m, now)
 		default:
 			return fmt.Errorf("%w: it is %s", ErrNotRetryable, m.status)
 		}
@@ -677,14 +464,14 @@ func (g *Guard) Retry(ctx context.Context, appID string) error {
 func (g *Guard) Discard(ctx context.Context, appID string) error {
 	now := g.now()
 	err := g.node.Update(ctx, func(op *mvds.Op) error {
-		m, err := loadMessage(op.Tx(), appID)
+		m, err := g.ledger.message(op.Tx(), appID)
 		if err != nil {
 			return err
 		}
 		if m.status != mvdsguard.Pending && m.status != mvdsguard.Failed {
 			return fmt.Errorf("%w: it is %s", ErrNotDiscardable, m.status)
 		}
-		return g.discard(op, m, now)
+		return g.ledger.discard(op, m, now)
 	})
 	if err != nil {
 		return fmt.Errorf("discard %q: %w", appID, err)
@@ -696,22 +483,26 @@ func (g *Guard) Discard(ctx context.Context, appID string) error {
 // burst limit, critical flows first; it is what a reconnect and a wake do,
 // and returns how many states moved.
 func (g *Guard) RescheduleAll(ctx context.Context, reason mvdsguard.Reason) (int, error) {
+	dur := g.epochLength()
 	moved := 0
 	err := g.node.Update(ctx, func(op *mvds.Op) error {
 		var err error
-		moved, err = g.rescheduleAll(op, reason)
+		moved, err = g.ledger.rescheduleAll(op, reason, g.now(), func(i int) int64 { return g.cfg.burst.offset(i, dur) })
 		return err
 	})
-	return moved, err
+	if err != nil {
+		return 0, fmt.Errorf("reschedule all (%s): %w", reason, err)
+	}
+	return moved, nil
 }
 
 // Status returns a tracked message's status.
 func (g *Guard) Status(ctx context.Context, appID string) (MessageStatus, error) {
-	return readStatus(ctx, g.db.SQL(), appID)
+	return g.ledger.status(ctx, appID)
 }
 
 // Pending returns what a GUI loads at start-up: the messages that are pending
 // or failed (or, with f.Statuses, those statuses), oldest first.
 func (g *Guard) Pending(ctx context.Context, f Filter) ([]MessageStatus, error) {
-	return listStatuses(ctx, g.db.SQL(), f)
+	return g.ledger.pending(ctx, f)
 }

@@ -76,12 +76,19 @@ func newWorld(t testing.TB, optsA ...retry.Option) *world {
 // newWorldOn builds the world on a network the test configured.
 func newWorldOn(t testing.TB, net *memtransport.Network, optsA ...retry.Option) *world {
 	t.Helper()
-	w := &world{t: t, dir: t.TempDir(), net: net, a: peerID(1), b: peerID(2),
-		connA: retry.NewManual(true), inboxB: newInbox(), optsA: optsA}
-	var err error
-	if w.dbA, err = sqlitedb.Open(filepath.Join(w.dir, "a.db")); err != nil {
+	dbA, err := sqlitedb.Open(filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
 		t.Fatal(err)
 	}
+	return newWorldWith(t, net, dbA, optsA...)
+}
+
+// newWorldWith builds the world with A on a database the test opened.
+func newWorldWith(t testing.TB, net *memtransport.Network, dbA *mvds.DB, optsA ...retry.Option) *world {
+	t.Helper()
+	w := &world{t: t, dir: t.TempDir(), net: net, a: peerID(1), b: peerID(2),
+		connA: retry.NewManual(true), inboxB: newInbox(), optsA: optsA, dbA: dbA}
+	var err error
 	if w.dbB, err = sqlitedb.Open(filepath.Join(w.dir, "b.db")); err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,60 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mvdsguard/mvdsguard"
 	"github.com/mvdsguard/mvdsguard/mvds"
 )
+
+// ledger owns the Guard's tables — retry_messages, retry_recipients and the
+// append-only event log retry_events — and every statement on them, the
+// in-memory tally of the messages the epoch loop is tracking, its checkpoint
+// and its replay at start-up. Nothing else in the package writes SQL.
+//
+// # Attempts
+//
+// The sent events are the one record of attempts: an attempt appends its sent
+// event (one per recipient) and nothing else. Every other figure is derived
+// from them:
+//
+//   - a message's attempts, first and last attempt are what tally reads from
+//     its sent events;
+//   - a recipient's attempts are its sent events;
+//   - while the epoch loop tracks a pending message, its entry keeps the same
+//     tally in memory, advanced without reading (an epoch after a reconnect
+//     can attempt tens of thousands of states);
+//   - the row's attempts, first_attempt_at and last_attempt_at are a
+//     checkpoint of the log up to counted_seq, written by checkpoint and
+//     folded forward by replay at start-up; bulk events (stalled, rescheduled)
+//     copy them from the rows right after a checkpoint.
+//
+// mvds's send count of a state is a different quantity: the attempts of the
+// current round, which a policy's MaxAttempts bounds. A user's Retry starts a
+// new round on a fresh state; the message's attempts keep counting.
+//
+// # Transactions
+//
+// Every method that writes takes the transaction of an engine operation (an
+// mvds hook call or a Node.Update) and runs on the engine's serialised path.
+// What it changes in memory is staged in txn and applied by txDone once that
+// transaction has committed, or dropped if it rolled back; the ledger then
+// publishes the transaction's events to subscribers.
+type ledger struct {
+	db      *sql.DB
+	metrics *metrics   // nil: no metrics
+	events  *broadcast // wakes subscribers
+
+	// Touched only on the engine's serialised path.
+	tracked     map[mvds.MessageID]*entry // pending states of tracked messages
+	apps        map[string]*entry
+	dirty       map[*entry]struct{} // tally ahead of the row
+	checkpoints int
+	txn         txWork
+
+	dirtyCount atomic.Int64 // len(dirty), for the sweeper's quick look
+}
 
 // Ledger statuses are mvdsguard.Status values.
 const (
@@ -21,25 +70,99 @@ const (
 	stDiscarded = int(mvdsguard.Discarded)
 )
 
-type recipient struct {
-	mvdsID    mvds.MessageID
-	peer      mvds.PeerID
-	appID     string
-	delivered bool
-	attempts  int
+// entry is what the epoch loop knows about a tracked pending message: Due
+// reads its policy, Attempted its tally and chat id, so that neither reads
+// the ledger's tables.
+type entry struct {
+	appID  string
+	chatID string
+	flow   mvdsguard.Flow
+	kind   Kind
+	policy Policy
+
+	committed tally
+	// staged is the tally as transaction stagedIn sees it; it is valid only
+	// while that transaction is the current one.
+	staged   tally
+	stagedIn uint64
 }
 
-type message struct {
-	appID       string
-	chatID      string
-	flow        mvdsguard.Flow
-	kind        Kind
-	status      mvdsguard.Status
+// tally is a message's attempts and the times of its first and last one
+// (unix milliseconds; 0 before the first).
+type tally struct {
 	attempts    int
 	first, last int64
 }
 
-func messageExists(tx *sql.Tx, appID string) (bool, error) {
+// txWork is what the current transaction will apply if it commits.
+type txWork struct {
+	gen     uint64 // identifies the transaction; never 0
+	add     map[mvds.MessageID]*entry
+	del     []mvds.MessageID
+	delApps []string
+	staged  []*entry
+	synced  []*entry // rows written with the entry's tally
+	events  bool
+	metrics []func(*metrics)
+}
+
+// tallyOf returns e's tally as staged in this transaction. Staging on the
+// entry itself, with the transaction's generation, keeps the hot path free
+// of allocations.
+func (w *txWork) tallyOf(e *entry) *tally {
+	if e.stagedIn != w.gen {
+		e.staged, e.stagedIn = e.committed, w.gen
+		w.staged = append(w.staged, e)
+	}
+	return &e.staged
+}
+
+// reset starts the next transaction's work.
+func (w *txWork) reset() {
+	gen := w.gen + 1
+	staged, synced := w.staged[:0], w.synced[:0]
+	*w = txWork{gen: gen, staged: staged, synced: synced}
+}
+
+func newLedger(db *sql.DB, m *metrics) *ledger {
+	l := &ledger{
+		db:      db,
+		metrics: m,
+		events:  newBroadcast(),
+		tracked: map[mvds.MessageID]*entry{},
+		apps:    map[string]*entry{},
+		dirty:   map[*entry]struct{}{},
+	}
+	l.txn.reset()
+	return l
+}
+
+// recipient is one (mvds message, peer) of a tracked message.
+type recipient struct {
+	mvdsID mvds.MessageID
+	peer   mvds.PeerID
+	appID  string
+	// For record: delivered before the message was tracked, and attempts
+	// made before (Track after an epoch already sent it).
+	delivered bool
+	attempts  int
+}
+
+// message is a ledger row as the actions need it.
+type message struct {
+	appID  string
+	chatID string
+	flow   mvdsguard.Flow
+	kind   Kind
+	status mvdsguard.Status
+	tally  tally
+}
+
+// lookup returns the tracked message an mvds message belongs to (nil for
+// mvds's own protocol states and untracked messages).
+func (l *ledger) lookup(id mvds.MessageID) *entry { return l.tracked[id] }
+
+func (l *ledger) exists(tx *sql.Tx, appID string) (bool, error) {
 	var ok bool
 	if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM retry_messages WHERE app_id = ?)`, appID).Scan(&ok); err != nil {
 		return false, fmt.Errorf("look up %q: %w", appID, err)
@@ -47,11 +170,21 @@ func messageExists(tx *sql.Tx, appID string) (bool, error) {
 	return ok, nil
 }
 
-func loadMessage(tx *sql.Tx, appID string) (message, error) {
+// tracksMvdsMessage reports whether an mvds message already belongs to a
+// tracked message.
+func (l *ledger) tracksMvdsMessage(tx *sql.Tx, id mvds.MessageID) (bool, error) {
+	var ok bool
+	if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM retry_recipients WHERE mvds_id = ?)`, id[:]).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look up mvds message %s: %w", mvds.ShortID(id[:]), err)
+	}
+	return ok, nil
+}
+
+func (l *ledger) message(tx *sql.Tx, appID string) (message, error) {
 	m := message{appID: appID}
 	var flow, kind, status int
-	err := tx.QueryRow(`SELECT chat_id, flow, kind, status, attempts, first_attempt_at, last_attempt_at FROM retry_messages WHERE app_id = ?`,
-		appID).Scan(&m.chatID, &flow, &kind, &status, &m.attempts, &m.first, &m.last)
+	err := tx.QueryRow(`SELECT chat_id, flow, kind, status FROM retry_messages WHERE app_id = ?`, appID).
+		Scan(&m.chatID, &flow, &kind, &status)
 	if errors.Is(err, sql.ErrNoRows) {
 		return message{}, ErrUnknownMessage
 	}
@@ -59,13 +192,67 @@ func loadMessage(tx *sql.Tx, appID string) (message, error) {
 		return message{}, fmt.Errorf("read %q: %w", appID, err)
 	}
 	m.flow, m.kind, m.status = mvdsguard.Flow(flow), Kind(kind), mvdsguard.Status(status)
+	if m.tally, err = l.tallyIn(tx, appID); err != nil {
+		return message{}, err
+	}
 	return m, nil
+}
+
+// tallyFrom is the one answer to "how many attempts has this message had,
+// and when were the first and the last": its row's checkpoint plus the sent
+// events logged after it. A settled message's row is exact (its tally was
+// written when it left the cache, and nothing attempts it afterwards); a
+// pending one's lags by at most a sweep interval, and the events close the
+// gap.
+func tallyFrom(ctx context.Context, q querier, appID string) (tally, error) {
+	var t tally
+	var tl tail
+	err := q.QueryRowContext(ctx, `SELECT m.attempts, m.first_attempt_at, m.last_attempt_at,
+			count(e.seq), coalesce(min(e.at), 0), coalesce(max(e.at), 0)
+		FROM retry_messages m LEFT JOIN retry_events e ON e.seq > m.counted_seq AND e.app_id = m.app_id AND e.type = ?
+		WHERE m.app_id = ? GROUP BY m.app_id`, int(mvdsguard.EventSent), appID).
+		Scan(&t.attempts, &t.first, &t.last, &tl.n, &tl.first, &tl.last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return tally{}, fmt.Errorf("attempts of %q: %w", appID, ErrUnknownMessage)
+	}
+	if err != nil {
+		return tally{}, fmt.Errorf("attempts of %q: %w", appID, err)
+	}
+	return tl.fold(t), nil
+}
+
+// tallyIn is the tally inside a transaction: the entry's when the message is
+// tracked (the same figures, without reading), tallyFrom otherwise.
+func (l *ledger) tallyIn(tx *sql.Tx, appID string) (tally, error) {
+	if e := l.apps[appID]; e != nil {
+		if e.stagedIn == l.txn.gen {
+			return e.staged, nil
+		}
+		return e.committed, nil
+	}
+	return tallyFrom(context.Background(), txQuerier{tx}, appID)
+}
+
+// querier is what *sql.DB and the transaction adapter offer.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+type txQuerier struct{ tx *sql.Tx }
+
+func (q txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return q.tx.QueryContext(ctx, query, args...)
+}
+
+func (q txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return q.tx.QueryRowContext(ctx, query, args...)
 }
 
 // event writes one event, copying the message's current figures; peer is nil
 // for a whole-message event.
-func (g *Guard) event(tx *sql.Tx, typ mvdsguard.EventType, appID string, peer []byte, reason mvdsguard.Reason, retryable bool, at time.Time) error {
-	if err := g.syncApp(tx, appID); err != nil {
+func (l *ledger) event(tx *sql.Tx, typ mvdsguard.EventType, appID string, peer []byte, reason mvdsguard.Reason, retryable bool, at time.Time) error {
+	if err := l.syncRow(tx, appID); err != nil {
 		return err
 	}
 	_, err := tx.Exec(`INSERT INTO retry_events (type, app_id, chat_id, flow, peer, attempts, first_attempt_at, last_attempt_at, at, reason, retryable)
@@ -74,28 +261,28 @@ func (g *Guard) event(tx *sql.Tx, typ mvdsguard.EventType, appID string, peer []
 	if err != nil {
 		return fmt.Errorf("write %s event of %q: %w", typ, appID, err)
 	}
-	g.txn.events = true
+	l.txn.events = true
 	return nil
 }
 
-// syncApp brings one message's row up to its counters, so that an event
-// copying them from the row (every message event) is exact.
-func (g *Guard) syncApp(tx *sql.Tx, appID string) error {
-	e := g.apps[appID]
+// syncRow brings one message's row up to its tally, so that an event copying
+// the row (every message event) is exact.
+func (l *ledger) syncRow(tx *sql.Tx, appID string) error {
+	e := l.apps[appID]
 	if e == nil {
-		return nil // not cached: its row is exact (new, or settled and synced)
+		return nil // not tracked: its row is exact (new, or settled and synced)
 	}
-	if _, dirty := g.dirty[e]; !dirty && e.stagedIn != g.txn.gen {
+	if _, dirty := l.dirty[e]; !dirty && e.stagedIn != l.txn.gen {
 		return nil
 	}
-	return g.writeCounters(tx, []*entry{e})
+	return l.writeTallies(tx, []*entry{e})
 }
 
-// writeCounters writes entries' counters to their rows, with the log
-// position they include. Sent events are appended only in epoch
-// transactions, which never write rows, so every sent event in the log so far
-// is in the counters written here.
-func (g *Guard) writeCounters(tx *sql.Tx, es []*entry) error {
+// writeTallies writes entries' tallies to their rows, with the log position
+// they include. Sent events are appended only in epoch transactions, which
+// never write rows, so every sent event in the log so far is in the tallies
+// written here.
+func (l *ledger) writeTallies(tx *sql.Tx, es []*entry) error {
 	if len(es) == 0 {
 		return nil
 	}
@@ -109,39 +296,39 @@ func (g *Guard) writeCounters(tx *sql.Tx, es []*entry) error {
 	}
 	defer stmt.Close()
 	for _, e := range es {
-		c := e.committed
-		if e.stagedIn == g.txn.gen {
-			c = e.staged
+		t := e.committed
+		if e.stagedIn == l.txn.gen {
+			t = e.staged
 		}
-		if _, err := stmt.Exec(c.attempts, c.first, c.last, seq, e.appID); err != nil {
+		if _, err := stmt.Exec(t.attempts, t.first, t.last, seq, e.appID); err != nil {
 			return fmt.Errorf("checkpoint %q: %w", e.appID, err)
 		}
-		g.txn.synced = append(g.txn.synced, e)
+		l.txn.synced = append(l.txn.synced, e)
 	}
 	return nil
 }
 
 // advanceEvery is how many checkpoints pass between moving every pending
 // row's log position to the end of the log; it bounds how much of the log a
-// start-up (and a status read) looks at.
+// start-up replays.
 const advanceEvery = 64
 
-// checkpoint writes every message's counters that are ahead of its row.
-// Every advanceEvery-th call (or when asked) it also moves every pending
-// row's position to the end of the log: once the dirty rows are written,
-// every pending row includes all its sent events.
-func (g *Guard) checkpoint(tx *sql.Tx, advance bool) error {
-	es := make([]*entry, 0, len(g.dirty))
-	for e := range g.dirty {
+// checkpoint writes every tally that is ahead of its row. Every
+// advanceEvery-th call (or when asked) it also moves every pending row's
+// position to the end of the log: once the dirty rows are written, every
+// pending row includes all its sent events.
+func (l *ledger) checkpoint(tx *sql.Tx, advance bool) error {
+	es := make([]*entry, 0, len(l.dirty))
+	for e := range l.dirty {
 		es = append(es, e)
 	}
 	// In key order, rows that share a page are written together.
 	sort.Slice(es, func(i, j int) bool { return es[i].appID < es[j].appID })
-	if err := g.writeCounters(tx, es); err != nil {
+	if err := l.writeTallies(tx, es); err != nil {
 		return err
 	}
-	g.checkpoints++
-	if !advance && g.checkpoints%advanceEvery != 0 {
+	l.checkpoints++
+	if !advance && l.checkpoints%advanceEvery != 0 {
 		return nil
 	}
 	if _, err := tx.Exec(`UPDATE retry_messages SET counted_seq = (SELECT coalesce(max(seq), 0) FROM retry_events)
@@ -151,14 +338,14 @@ func (g *Guard) checkpoint(tx *sql.Tx, advance bool) error {
 	return nil
 }
 
-func (g *Guard) cacheAdd(id mvds.MessageID, e *entry) {
-	if g.txn.add == nil {
-		g.txn.add = map[mvds.MessageID]*entry{}
+func (l *ledger) cacheAdd(id mvds.MessageID, e *entry) {
+	if l.txn.add == nil {
+		l.txn.add = map[mvds.MessageID]*entry{}
 	}
-	g.txn.add[id] = e
+	l.txn.add[id] = e
 }
 
-func (g *Guard) cacheDropApp(tx *sql.Tx, appID string) error {
+func (l *ledger) cacheDropApp(tx *sql.Tx, appID string) error {
 	rows, err := tx.Query(`SELECT DISTINCT mvds_id FROM retry_recipients WHERE app_id = ?`, appID)
 	if err != nil {
 		return fmt.Errorf("mvds ids of %q: %w", appID, err)
@@ -167,19 +354,60 @@ func (g *Guard) cacheDropApp(tx *sql.Tx, appID string) error {
 	for rows.Next() {
 		var b []byte
 		if err := rows.Scan(&b); err != nil {
-			return err
+			return fmt.Errorf("mvds ids of %q: %w", appID, err)
 		}
 		var id mvds.MessageID
 		copy(id[:], b)
-		g.txn.del = append(g.txn.del, id)
+		l.txn.del = append(l.txn.del, id)
 	}
-	g.txn.delApps = append(g.txn.delApps, appID)
+	l.txn.delApps = append(l.txn.delApps, appID)
 	return rows.Err()
 }
 
-func (g *Guard) onCommit(f func(*metrics)) {
-	if g.metrics != nil {
-		g.txn.metrics = append(g.txn.metrics, f)
+func (l *ledger) onCommit(f func(*metrics)) {
+	if l.metrics != nil {
+		l.txn.metrics = append(l.txn.metrics, f)
+	}
+}
+
+// txDone applies what the transaction staged if it committed, or forgets
+// it, then publishes its events.
+func (l *ledger) txDone(committed bool) {
+	w := l.txn
+	l.txn.reset()
+	if !committed {
+		return
+	}
+	for _, e := range w.synced {
+		if e.stagedIn != w.gen {
+			delete(l.dirty, e)
+		}
+	}
+	for _, e := range w.staged {
+		e.committed = e.staged
+		l.dirty[e] = struct{}{}
+	}
+	for _, app := range w.delApps {
+		if e := l.apps[app]; e != nil {
+			delete(l.dirty, e)
+			delete(l.apps, app)
+		}
+	}
+	for id, e := range w.add {
+		l.tracked[id] = e
+		l.apps[e.appID] = e
+	}
+	for _, id := range w.del {
+		delete(l.tracked, id)
+	}
+	l.dirtyCount.Store(int64(len(l.dirty)))
+	if l.metrics != nil {
+		for _, f := range w.metrics {
+			f(l.metrics)
+		}
+	}
+	if w.events {
+		l.events.publish()
 	}
 }
 
@@ -197,8 +425,9 @@ func (p Policy) windows(nowMs int64) (stallAt, deadlineAt int64) {
 	return stallAt, deadlineAt
 }
 
-// track inserts the ledger rows of a new message.
-func (g *Guard) track(tx *sql.Tx, meta Meta, pol Policy, now time.Time, recips []recipient) error {
+// record inserts the ledger rows of a new message, and a sent event for each
+// attempt mvds made before the message was tracked.
+func (l *ledger) record(tx *sql.Tx, meta Meta, pol Policy, now time.Time, recips []recipient) error {
 	nowMs := now.UnixMilli()
 	stallAt, deadlineAt := pol.windows(nowMs)
 	delivered, attempts := 0, 0
@@ -216,42 +445,187 @@ func (g *Guard) track(tx *sql.Tx, meta Meta, pol Policy, now time.Time, recips [
 	if attempts > 0 {
 		firstAttempt = nowMs // made before Track; the exact time is not known
 	}
-	if _, err := tx.Exec(`INSERT INTO retry_messages (app_id, chat_id, flow, kind, status, recipients, delivered, attempts,
-			created_at, first_attempt_at, last_attempt_at, stall_at, deadline_at, finished_at, counted_seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) FROM retry_events))`,
-		meta.AppID, meta.ChatID, int(meta.Flow), int(meta.Kind), status, len(recips), delivered, attempts,
-		nowMs, firstAttempt, firstAttempt, stallAt, deadlineAt, finished); err != nil {
+	if _, err := tx.Exec(`INSERT INTO retry_messages (app_id, chat_id, flow, kind, status, recipients, delivered,
+			created_at, stall_at, deadline_at, finished_at, counted_seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) FROM retry_events))`,
+		meta.AppID, meta.ChatID, int(meta.Flow), int(meta.Kind), status, len(recips), delivered,
+		nowMs, stallAt, deadlineAt, finished); err != nil {
 		return fmt.Errorf("record %q: %w", meta.AppID, err)
 	}
-	stmt, err := tx.Prepare(`INSERT INTO retry_recipients (mvds_id, peer, app_id, status, attempts, delivered_at) VALUES (?, ?, ?, ?, ?, ?)`)
+	stmt, err := tx.Prepare(`INSERT INTO retry_recipients (mvds_id, peer, app_id, status, delivered_at) VALUES (?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("record recipients of %q: %w", meta.AppID, err)
 	}
 	defer stmt.Close()
-	e := &entry{appID: meta.AppID, chatID: meta.ChatID, flow: meta.Flow, kind: meta.Kind, policy: pol,
-		committed: counters{attempts: attempts, first: firstAttempt, last: firstAttempt}}
+	e := &entry{appID: meta.AppID, chatID: meta.ChatID, flow: meta.Flow, kind: meta.Kind, policy: pol}
+	var t tally
 	for _, r := range recips {
 		st, at := stPending, int64(0)
 		if r.delivered {
 			st, at = stDelivered, nowMs
 		} else {
-			g.cacheAdd(r.mvdsID, e)
+			l.cacheAdd(r.mvdsID, e)
 		}
-		if _, err := stmt.Exec(r.mvdsID[:], r.peer[:], meta.AppID, st, r.attempts, at); err != nil {
+		if _, err := stmt.Exec(r.mvdsID[:], r.peer[:], meta.AppID, st, at); err != nil {
 			return fmt.Errorf("record recipient %s of %q: %w", mvds.ShortID(r.peer[:]), meta.AppID, err)
 		}
+		for i := 0; i < r.attempts; i++ {
+			t.attempts++
+			t.first, t.last = firstAttempt, firstAttempt
+			if _, err := tx.Exec(`INSERT INTO retry_events (type, app_id, chat_id, flow, peer, attempts, first_attempt_at, last_attempt_at, at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, int(mvdsguard.EventSent), meta.AppID, meta.ChatID, int(meta.Flow), r.peer[:],
+				t.attempts, t.first/1000, t.last/1000, now.Unix()); err != nil {
+				return fmt.Errorf("record earlier attempts of %q: %w", meta.AppID, err)
+			}
+			l.txn.events = true
+		}
 	}
-	if err := g.event(tx, mvdsguard.EventScheduled, meta.AppID, nil, "", false, now); err != nil {
+	e.committed = t
+	if attempts > 0 {
+		if _, err := tx.Exec(`UPDATE retry_messages SET attempts = ?, first_attempt_at = ?, last_attempt_at = ?,
+			counted_seq = (SELECT max(seq) FROM retry_events) WHERE app_id = ?`, t.attempts, t.first, t.last, meta.AppID); err != nil {
+			return fmt.Errorf("record earlier attempts of %q: %w", meta.AppID, err)
+		}
+	}
+	if err := l.event(tx, mvdsguard.EventScheduled, meta.AppID, nil, "", false, now); err != nil {
 		return err
 	}
 	if status == stDelivered {
-		return g.event(tx, mvdsguard.EventDelivered, meta.AppID, nil, "", false, now)
+		return l.event(tx, mvdsguard.EventDelivered, meta.AppID, nil, "", false, now)
 	}
 	return nil
 }
 
-// pendingRecipients lists a message's recipients in the given statuses.
-func recipientsOf(tx *sql.Tx, appID string, statuses ...int) ([]recipient, error) {
+// eventRows is how many events one multi-row INSERT writes.
+const eventRows = 100
+
+// attempted records an epoch's attempts of tracked messages: a sent event per
+// recipient, appended with multi-row inserts, and nothing else (see
+// "Attempts" above). A round's last attempt also sets when the recipient
+// fails if no acknowledgement arrives: one more delay later.
+func (l *ledger) attempted(tx *sql.Tx, states []mvds.State, now time.Time) error {
+	nowMs, nowS := now.UnixMilli(), now.Unix()
+	var (
+		events []any
+		rows   int
+		flows  map[mvdsguard.Flow]int
+	)
+	flush := func() error {
+		if rows == 0 {
+			return nil
+		}
+		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", rows), ", ")
+		if _, err := tx.Exec(`INSERT INTO retry_events (type, app_id, chat_id, flow, peer, attempts, first_attempt_at, last_attempt_at, at)
+			VALUES `+values, events...); err != nil {
+			return fmt.Errorf("write sent events: %w", err)
+		}
+		l.txn.events = true
+		events, rows = events[:0], 0
+		return nil
+	}
+	for _, s := range states {
+		e := l.tracked[s.MessageID]
+		if e == nil {
+			continue
+		}
+		t := l.txn.tallyOf(e)
+		t.attempts++
+		if t.first == 0 {
+			t.first = nowMs
+		}
+		t.last = nowMs
+		if p := e.policy; p.MaxAttempts > 0 && int(s.SendCount) >= p.MaxAttempts {
+			if _, err := tx.Exec(`UPDATE retry_recipients SET fail_at = ? WHERE mvds_id = ? AND peer = ? AND status = ?`,
+				nowMs+millis(p.Ceiling(int(s.SendCount))), s.MessageID[:], s.PeerID[:], stPending); err != nil {
+				return fmt.Errorf("record last attempt of %q: %w", e.appID, err)
+			}
+		}
+		if events == nil {
+			events = make([]any, 0, 9*eventRows)
+		}
+		events = append(events, int(mvdsguard.EventSent), e.appID, e.chatID, int(e.flow), s.PeerID[:], t.attempts, t.first/1000, t.last/1000, nowS)
+		rows++
+		if flows == nil {
+			flows = map[mvdsguard.Flow]int{}
+		}
+		flows[e.flow]++
+		if rows == eventRows {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if len(flows) > 0 {
+		l.onCommit(func(m *metrics) {
+			for f, n := range flows {
+				m.sent.WithLabelValues(f.String()).Add(float64(n))
+			}
+		})
+	}
+	return nil
+}
+
+// acked marks the recipient delivered and settles the message when it was
+// the last one. roundAttempts is mvds's send count of the acknowledged state.
+func (l *ledger) acked(tx *sql.Tx, s mvds.State, now time.Time) error {
+	e := l.tracked[s.MessageID]
+	if e == nil {
+		return nil
+	}
+	res, err := tx.Exec(`UPDATE retry_recipients SET status = ?, delivered_at = ? WHERE mvds_id = ? AND peer = ? AND status = ?`,
+		stDelivered, now.UnixMilli(), s.MessageID[:], s.PeerID[:], stPending)
+	if err != nil {
+		return fmt.Errorf("record ack of %q: %w", e.appID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // not pending: failed or discarded meanwhile
+	}
+	var created int64
+	if err := tx.QueryRow(`UPDATE retry_messages SET delivered = delivered + 1 WHERE app_id = ? RETURNING created_at`, e.appID).Scan(&created); err != nil {
+		return fmt.Errorf("record ack of %q: %w", e.appID, err)
+	}
+	if err := l.event(tx, mvdsguard.EventDelivered, e.appID, s.PeerID[:], "", false, now); err != nil {
+		return err
+	}
+	flow := e.flow.String()
+	round := float64(s.SendCount)
+	took := max(now.Sub(timeMillis(created)).Seconds(), 0) // the wall clock may have been stepped back
+	l.onCommit(func(m *metrics) {
+		m.delivered.WithLabelValues(flow).Inc()
+		m.attempts.WithLabelValues(flow).Observe(round)
+		m.timeToAck.WithLabelValues(flow).Observe(took)
+	})
+	return l.finish(tx, e.appID, now)
+}
+
+// sendFailed keeps the transport's error as the message's last error.
+func (l *ledger) sendFailed(tx *sql.Tx, states []mvds.State, err error) error {
+	seen := map[string]bool{}
+	for _, s := range states {
+		e := l.tracked[s.MessageID]
+		if e == nil || seen[e.appID] {
+			continue
+		}
+		seen[e.appID] = true
+		if _, xerr := tx.Exec(`UPDATE retry_messages SET last_error = ? WHERE app_id = ?`, truncate(err.Error(), 512), e.appID); xerr != nil {
+			return fmt.Errorf("record send error of %q: %w", e.appID, xerr)
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// recipientsOf lists a message's recipients in the given statuses.
+func (l *ledger) recipientsOf(tx *sql.Tx, appID string, statuses ...int) ([]recipient, error) {
 	q := `SELECT mvds_id, peer FROM retry_recipients WHERE app_id = ? AND status IN (` + placeholders(len(statuses)) + `)`
 	args := []any{appID}
 	for _, s := range statuses {
@@ -266,7 +640,7 @@ func recipientsOf(tx *sql.Tx, appID string, statuses ...int) ([]recipient, error
 	for rows.Next() {
 		var id, peer []byte
 		if err := rows.Scan(&id, &peer); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("recipients of %q: %w", appID, err)
 		}
 		r := recipient{appID: appID}
 		copy(r.mvdsID[:], id)
@@ -280,60 +654,54 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// dropState deletes the mvds state of one recipient, if it still exists, and
-// copies its send count onto the recipient's row: the attempts it made.
+// dropState deletes the mvds state of one recipient, if it still exists.
 func dropState(op *mvds.Op, r recipient) error {
 	states, err := op.States(mvds.MessageStates(r.mvdsID))
 	if err != nil {
 		return err
 	}
 	for _, s := range states {
-		if s.PeerID != r.peer {
-			continue
+		if s.PeerID == r.peer {
+			return op.Drop(s)
 		}
-		if _, err := op.Tx().Exec(`UPDATE retry_recipients SET attempts = attempts + ? WHERE mvds_id = ? AND peer = ?`,
-			s.SendCount, r.mvdsID[:], r.peer[:]); err != nil {
-			return fmt.Errorf("record attempts of %q: %w", r.appID, err)
-		}
-		return op.Drop(s)
 	}
 	return nil
 }
 
-func (g *Guard) retryFailed(op *mvds.Op, m message, now time.Time) error {
+// reopen gives a failed message a new round: its failed recipients get a
+// fresh mvds state, due now, and new stall and deadline windows.
+func (l *ledger) reopen(op *mvds.Op, m message, pol Policy, now time.Time) error {
 	tx := op.Tx()
-	failed, err := recipientsOf(tx, m.appID, stFailed)
+	failed, err := l.recipientsOf(tx, m.appID, stFailed)
 	if err != nil {
 		return err
 	}
 	epoch := op.Epoch()
-	pol := g.policy(m.flow, m.kind)
-	e := &entry{appID: m.appID, chatID: m.chatID, flow: m.flow, kind: m.kind, policy: pol,
-		committed: counters{attempts: m.attempts, first: m.first, last: m.last}}
+	e := &entry{appID: m.appID, chatID: m.chatID, flow: m.flow, kind: m.kind, policy: pol, committed: m.tally}
 	for _, r := range failed {
 		if _, err := op.Resend(r.mvdsID, r.peer, epoch); err != nil {
 			return err
 		}
-		g.cacheAdd(r.mvdsID, e)
+		l.cacheAdd(r.mvdsID, e)
 	}
-	if _, err := tx.Exec(`UPDATE retry_recipients SET status = ?, attempts = 0, fail_at = 0 WHERE app_id = ? AND status = ?`,
+	if _, err := tx.Exec(`UPDATE retry_recipients SET status = ?, fail_at = 0 WHERE app_id = ? AND status = ?`,
 		stPending, m.appID, stFailed); err != nil {
-		return fmt.Errorf("reopen recipients: %w", err)
+		return fmt.Errorf("reopen recipients of %q: %w", m.appID, err)
 	}
-	nowMs := now.UnixMilli()
-	stallAt, deadlineAt := pol.windows(nowMs)
+	stallAt, deadlineAt := pol.windows(now.UnixMilli())
 	if _, err := tx.Exec(`UPDATE retry_messages SET status = ?, failed = 0, stalled = 0, reason = '', last_error = '',
 		finished_at = 0, stall_at = ?, deadline_at = ? WHERE app_id = ?`, stPending, stallAt, deadlineAt, m.appID); err != nil {
-		return fmt.Errorf("reopen message: %w", err)
+		return fmt.Errorf("reopen %q: %w", m.appID, err)
 	}
-	g.onCommit(func(mt *metrics) {
+	l.onCommit(func(mt *metrics) {
 		mt.rescheduled.WithLabelValues(m.flow.String(), string(mvdsguard.ReasonUserRetry)).Inc()
 	})
-	return g.event(tx, mvdsguard.EventRescheduled, m.appID, nil, mvdsguard.ReasonUserRetry, false, now)
+	return l.event(tx, mvdsguard.EventRescheduled, m.appID, nil, mvdsguard.ReasonUserRetry, false, now)
 }
 
-func (g *Guard) retryPending(op *mvds.Op, m message, now time.Time) error {
-	pending, err := recipientsOf(op.Tx(), m.appID, stPending)
+// hurry makes a pending message's states due now.
+func (l *ledger) hurry(op *mvds.Op, m message, now time.Time) error {
+	pending, err := l.recipientsOf(op.Tx(), m.appID, stPending)
 	if err != nil {
 		return err
 	}
@@ -351,15 +719,16 @@ func (g *Guard) retryPending(op *mvds.Op, m message, now time.Time) error {
 			}
 		}
 	}
-	g.onCommit(func(mt *metrics) {
+	l.onCommit(func(mt *metrics) {
 		mt.rescheduled.WithLabelValues(m.flow.String(), string(mvdsguard.ReasonUserRetry)).Inc()
 	})
-	return g.event(op.Tx(), mvdsguard.EventRescheduled, m.appID, nil, mvdsguard.ReasonUserRetry, false, now)
+	return l.event(op.Tx(), mvdsguard.EventRescheduled, m.appID, nil, mvdsguard.ReasonUserRetry, false, now)
 }
 
-func (g *Guard) discard(op *mvds.Op, m message, now time.Time) error {
+// discard stops a pending or failed message and frees its mvds states.
+func (l *ledger) discard(op *mvds.Op, m message, now time.Time) error {
 	tx := op.Tx()
-	pending, err := recipientsOf(tx, m.appID, stPending)
+	pending, err := l.recipientsOf(tx, m.appID, stPending)
 	if err != nil {
 		return err
 	}
@@ -370,22 +739,22 @@ func (g *Guard) discard(op *mvds.Op, m message, now time.Time) error {
 	}
 	if _, err := tx.Exec(`UPDATE retry_recipients SET status = ? WHERE app_id = ? AND status IN (?, ?)`,
 		stDiscarded, m.appID, stPending, stFailed); err != nil {
-		return fmt.Errorf("discard recipients: %w", err)
+		return fmt.Errorf("discard recipients of %q: %w", m.appID, err)
 	}
 	if _, err := tx.Exec(`UPDATE retry_messages SET status = ?, reason = ?, finished_at = ? WHERE app_id = ?`,
 		stDiscarded, string(mvdsguard.ReasonUserDiscard), now.UnixMilli(), m.appID); err != nil {
-		return fmt.Errorf("discard message: %w", err)
+		return fmt.Errorf("discard %q: %w", m.appID, err)
 	}
-	if err := g.cacheDropApp(tx, m.appID); err != nil {
+	if err := l.cacheDropApp(tx, m.appID); err != nil {
 		return err
 	}
-	return g.event(tx, mvdsguard.EventDiscarded, m.appID, nil, mvdsguard.ReasonUserDiscard, false, now)
+	return l.event(tx, mvdsguard.EventDiscarded, m.appID, nil, mvdsguard.ReasonUserDiscard, false, now)
 }
 
 // finish settles a message whose last pending recipient just resolved:
 // Delivered if every recipient acknowledged, Failed otherwise. The status
 // guard in the UPDATE is what makes a second failed event impossible.
-func (g *Guard) finish(tx *sql.Tx, appID string, now time.Time) error {
+func (l *ledger) finish(tx *sql.Tx, appID string, now time.Time) error {
 	var pending, failed int
 	if err := tx.QueryRow(`SELECT coalesce(sum(status = ?), 0), coalesce(sum(status = ?), 0) FROM retry_recipients WHERE app_id = ?`,
 		stPending, stFailed, appID).Scan(&pending, &failed); err != nil {
@@ -408,20 +777,22 @@ func (g *Guard) finish(tx *sql.Tx, appID string, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("settle %q: %w", appID, err)
 	}
-	if err := g.cacheDropApp(tx, appID); err != nil {
+	// The message leaves the cache when the transaction commits; the event
+	// below brings its row up to the tally first, so a settled row is exact.
+	if err := l.cacheDropApp(tx, appID); err != nil {
 		return err
 	}
 	if final == stDelivered {
-		return g.event(tx, mvdsguard.EventDelivered, appID, nil, "", false, now)
+		return l.event(tx, mvdsguard.EventDelivered, appID, nil, "", false, now)
 	}
 	f := mvdsguard.Flow(flow).String()
-	g.onCommit(func(mt *metrics) { mt.failed.WithLabelValues(f, reason).Inc() })
-	return g.event(tx, mvdsguard.EventFailed, appID, nil, mvdsguard.Reason(reason), true, now)
+	l.onCommit(func(mt *metrics) { mt.failed.WithLabelValues(f, reason).Inc() })
+	return l.event(tx, mvdsguard.EventFailed, appID, nil, mvdsguard.Reason(reason), true, now)
 }
 
 // failRecipients marks pending recipients failed, frees their mvds state and
 // settles their messages.
-func (g *Guard) failRecipients(op *mvds.Op, rs []recipient, reason mvdsguard.Reason, now time.Time) error {
+func (l *ledger) failRecipients(op *mvds.Op, rs []recipient, reason mvdsguard.Reason, now time.Time) error {
 	tx := op.Tx()
 	apps := map[string]bool{}
 	var order []string
@@ -446,49 +817,48 @@ func (g *Guard) failRecipients(op *mvds.Op, rs []recipient, reason mvdsguard.Rea
 		}
 	}
 	for _, app := range order {
-		if err := g.finish(tx, app, now); err != nil {
+		if err := l.finish(tx, app, now); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// rescheduleAll moves every pending state to the epochs the burst limit
-// allows from now on, critical flows first, and writes a rescheduled event
-// for every pending message.
-func (g *Guard) rescheduleAll(op *mvds.Op, reason mvdsguard.Reason) (int, error) {
-	dur := g.epochLength()
-	// The events below copy the counters from the rows.
-	if err := g.checkpoint(op.Tx(), false); err != nil {
+// rescheduleAll moves every pending state to now + offset(i), critical flows
+// first (indefinite policies, then bounded ones, then mvds's own protocol
+// states), and writes a rescheduled event for every pending message.
+func (l *ledger) rescheduleAll(op *mvds.Op, reason mvdsguard.Reason, now time.Time, offset func(i int) int64) (int, error) {
+	// The events below copy the tallies from the rows.
+	if err := l.checkpoint(op.Tx(), false); err != nil {
 		return 0, err
 	}
 	moved, err := op.Spread(func(id mvds.MessageID, _ mvds.PeerID) int {
-		e := g.tracked[id]
+		e := l.tracked[id]
 		switch {
 		case e == nil:
-			return 2 // mvds's own protocol states last
+			return 2
 		case e.policy.Indefinite():
 			return 0
 		default:
 			return 1
 		}
-	}, func(i int) int64 { return g.cfg.burst.offset(i, dur) })
+	}, offset)
 	if err != nil || moved == 0 {
 		return moved, err
 	}
 	res, err := op.Tx().Exec(`INSERT INTO retry_events (type, app_id, chat_id, flow, peer, attempts, first_attempt_at, last_attempt_at, at, reason, retryable)
 		SELECT ?, app_id, chat_id, flow, NULL, attempts, first_attempt_at / 1000, last_attempt_at / 1000, ?, ?, 0
-		FROM retry_messages WHERE status = ? ORDER BY rowid`, int(mvdsguard.EventRescheduled), g.now().Unix(), string(reason), stPending)
+		FROM retry_messages WHERE status = ? ORDER BY rowid`, int(mvdsguard.EventRescheduled), now.Unix(), string(reason), stPending)
 	if err != nil {
 		return moved, fmt.Errorf("write rescheduled events: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
-		g.txn.events = true
+		l.txn.events = true
 		counts, err := pendingPerFlow(op.Tx())
 		if err != nil {
 			return moved, err
 		}
-		g.onCommit(func(mt *metrics) {
+		l.onCommit(func(mt *metrics) {
 			for f, n := range counts {
 				mt.rescheduled.WithLabelValues(f, string(reason)).Add(float64(n))
 			}
@@ -507,17 +877,131 @@ func pendingPerFlow(tx *sql.Tx) (map[string]int, error) {
 	for rows.Next() {
 		var f, n int
 		if err := rows.Scan(&f, &n); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("count pending per flow: %w", err)
 		}
 		out[mvdsguard.Flow(f).String()] = n
 	}
 	return out, rows.Err()
 }
 
-// loadTracked fills the cache from the ledger at start-up, and replays the
-// sent events after each pending row's checkpoint into its counters.
-func (g *Guard) loadTracked() error {
-	rows, err := g.db.SQL().Query(`SELECT DISTINCT r.mvds_id, m.app_id, m.chat_id, m.flow, m.kind, m.attempts, m.first_attempt_at, m.last_attempt_at
+// sweepBatch bounds the work of one sweep; the next sweep takes the rest.
+const sweepBatch = 1000
+
+// sweepDue reports, without a transaction, whether a sweep has work: a
+// recipient whose last attempt went unacknowledged, a message past its
+// deadline or stall threshold, or tallies ahead of their rows.
+func (l *ledger) sweepDue(ctx context.Context, now time.Time) (bool, error) {
+	nowMs := now.UnixMilli()
+	var due bool
+	err := l.db.QueryRowContext(ctx, `SELECT
+		EXISTS (SELECT 1 FROM retry_recipients WHERE status = ? AND fail_at > 0 AND fail_at <= ?) OR
+		EXISTS (SELECT 1 FROM retry_messages WHERE status = ? AND deadline_at > 0 AND deadline_at <= ?) OR
+		EXISTS (SELECT 1 FROM retry_messages WHERE status = ? AND stalled = 0 AND stall_at > 0 AND stall_at <= ?)`,
+		stPending, nowMs, stPending, nowMs, stPending, nowMs).Scan(&due)
+	if err != nil {
+		return false, fmt.Errorf("sweep: %w", err)
+	}
+	return due || l.dirtyCount.Load() > 0, nil
+}
+
+// sweep checkpoints the tallies, fails the recipients whose last attempt
+// went unacknowledged and the messages past their deadline, and marks
+// stalled the messages pending past their threshold.
+func (l *ledger) sweep(op *mvds.Op, now time.Time) error {
+	tx := op.Tx()
+	nowMs := now.UnixMilli()
+	// The events below copy tallies from the rows.
+	if err := l.checkpoint(tx, false); err != nil {
+		return err
+	}
+	exhausted, err := queryRecipients(tx, `SELECT mvds_id, peer, app_id FROM retry_recipients
+		WHERE status = ? AND fail_at > 0 AND fail_at <= ? ORDER BY fail_at LIMIT ?`, stPending, nowMs, sweepBatch)
+	if err != nil {
+		return err
+	}
+	if err := l.failRecipients(op, exhausted, mvdsguard.ReasonMaxAttempts, now); err != nil {
+		return err
+	}
+	late, err := queryRecipients(tx, `SELECT r.mvds_id, r.peer, r.app_id FROM retry_messages m
+		JOIN retry_recipients r ON r.app_id = m.app_id AND r.status = ?
+		WHERE m.status = ? AND m.deadline_at > 0 AND m.deadline_at <= ? ORDER BY m.deadline_at LIMIT ?`,
+		stPending, stPending, nowMs, sweepBatch)
+	if err != nil {
+		return err
+	}
+	if err := l.failRecipients(op, late, mvdsguard.ReasonDeadline, now); err != nil {
+		return err
+	}
+	return l.markStalled(tx, now)
+}
+
+func (l *ledger) markStalled(tx *sql.Tx, now time.Time) error {
+	const cond = `status = ? AND stalled = 0 AND stall_at > 0 AND stall_at <= ?`
+	res, err := tx.Exec(`INSERT INTO retry_events (type, app_id, chat_id, flow, peer, attempts, first_attempt_at, last_attempt_at, at, reason)
+		SELECT ?, app_id, chat_id, flow, NULL, attempts, first_attempt_at / 1000, last_attempt_at / 1000, ?, ?
+		FROM retry_messages WHERE `+cond+` ORDER BY stall_at`,
+		int(mvdsguard.EventStalled), now.Unix(), string(mvdsguard.ReasonStallAfter), stPending, now.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("stall events: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	l.txn.events = true
+	if _, err := tx.Exec(`UPDATE retry_messages SET stalled = 1 WHERE `+cond, stPending, now.UnixMilli()); err != nil {
+		return fmt.Errorf("mark stalled: %w", err)
+	}
+	return nil
+}
+
+// shiftWindows moves every pending deadline, stall threshold and
+// last-attempt timeout by d: after the wall clock was stepped by d, each
+// keeps the time it had left.
+func (l *ledger) shiftWindows(tx *sql.Tx, d time.Duration) error {
+	ms := millis(d)
+	if _, err := tx.Exec(`UPDATE retry_messages SET
+		stall_at = CASE WHEN stall_at > 0 AND stalled = 0 THEN stall_at + ? ELSE stall_at END,
+		deadline_at = CASE WHEN deadline_at > 0 THEN deadline_at + ? ELSE deadline_at END
+		WHERE status = ?`, ms, ms, stPending); err != nil {
+		return fmt.Errorf("shift deadlines by %v: %w", d, err)
+	}
+	if _, err := tx.Exec(`UPDATE retry_recipients SET fail_at = fail_at + ? WHERE status = ? AND fail_at > 0`, ms, stPending); err != nil {
+		return fmt.Errorf("shift attempt timeouts by %v: %w", d, err)
+	}
+	return nil
+}
+
+func queryRecipients(tx *sql.Tx, q string, args ...any) ([]recipient, error) {
+	rows, err := tx.Query(q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sweep: %w", err)
+	}
+	defer rows.Close()
+	var out []recipient
+	for rows.Next() {
+		var id, peer []byte
+		var r recipient
+		if err := rows.Scan(&id, &peer, &r.appID); err != nil {
+			return nil, fmt.Errorf("sweep: %w", err)
+		}
+		copy(r.mvdsID[:], id)
+		copy(r.peer[:], peer)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func timeMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+// load fills the cache from the ledger at start-up, and replays the sent
+// events after each pending row's checkpoint into its tally.
+func (l *ledger) load(ctx context.Context, policyOf func(mvdsguard.Flow, Kind) Policy) error {
+	rows, err := l.db.QueryContext(ctx, `SELECT DISTINCT r.mvds_id, m.app_id, m.chat_id, m.flow, m.kind, m.attempts, m.first_attempt_at, m.last_attempt_at
 		FROM retry_recipients r JOIN retry_messages m ON m.app_id = r.app_id WHERE r.status = ?`, stPending)
 	if err != nil {
 		return fmt.Errorf("load tracked messages: %w", err)
@@ -533,34 +1017,34 @@ func (g *Guard) loadTracked() error {
 		if err := rows.Scan(&id, &app, &chat, &flow, &kind, &tries, &first, &last); err != nil {
 			return fmt.Errorf("load tracked messages: %w", err)
 		}
-		e := g.apps[app]
+		e := l.apps[app]
 		if e == nil {
 			f, k := mvdsguard.Flow(flow), Kind(kind)
-			e = &entry{appID: app, chatID: chat, flow: f, kind: k, policy: g.policy(f, k),
-				committed: counters{attempts: tries, first: first, last: last}}
-			g.apps[app] = e
+			e = &entry{appID: app, chatID: chat, flow: f, kind: k, policy: policyOf(f, k),
+				committed: tally{attempts: tries, first: first, last: last}}
+			l.apps[app] = e
 		}
 		var mid mvds.MessageID
 		copy(mid[:], id)
-		g.tracked[mid] = e
+		l.tracked[mid] = e
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load tracked messages: %w", err)
 	}
 	rows.Close()
-	tail, err := sentSince(context.Background(), g.db.SQL(), "")
+	tails, err := l.replay(ctx)
 	if err != nil {
 		return fmt.Errorf("load tracked messages: %w", err)
 	}
-	for app, t := range tail {
-		e := g.apps[app]
+	for app, t := range tails {
+		e := l.apps[app]
 		if e == nil {
 			continue
 		}
 		e.committed = t.fold(e.committed)
-		g.dirty[e] = struct{}{}
+		l.dirty[e] = struct{}{}
 	}
-	g.dirtyCount.Store(int64(len(g.dirty)))
+	l.dirtyCount.Store(int64(len(l.dirty)))
 	return nil
 }
 
@@ -570,7 +1054,7 @@ type tail struct {
 	first, last int64 // unix seconds
 }
 
-func (t tail) fold(c counters) counters {
+func (t tail) fold(c tally) tally {
 	if t.n == 0 {
 		return c
 	}
@@ -582,19 +1066,12 @@ func (t tail) fold(c counters) counters {
 	return c
 }
 
-// sentSince reads, per pending message (or for app only), the sent events
-// after its row's checkpoint.
-func sentSince(ctx context.Context, db *sql.DB, app string) (map[string]tail, error) {
-	q := `SELECT e.app_id, count(*), min(e.at), max(e.at) FROM retry_events e JOIN retry_messages m ON m.app_id = e.app_id
+// replay reads, per pending message, the sent events after its row's
+// checkpoint: what a crash kept out of the row.
+func (l *ledger) replay(ctx context.Context) (map[string]tail, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT e.app_id, count(*), min(e.at), max(e.at) FROM retry_events e JOIN retry_messages m ON m.app_id = e.app_id
 		WHERE e.seq > coalesce((SELECT min(counted_seq) FROM retry_messages WHERE status = ?), (SELECT coalesce(max(seq), 0) FROM retry_events))
-		AND e.type = ? AND e.seq > m.counted_seq AND m.status = ?`
-	args := []any{stPending, int(mvdsguard.EventSent), stPending}
-	if app != "" {
-		q = `SELECT e.app_id, count(*), min(e.at), max(e.at) FROM retry_events e JOIN retry_messages m ON m.app_id = e.app_id
-			WHERE m.app_id = ? AND e.seq > m.counted_seq AND e.type = ?`
-		args = []any{app, int(mvdsguard.EventSent)}
-	}
-	rows, err := db.QueryContext(ctx, q+` GROUP BY e.app_id`, args...)
+		AND e.type = ? AND e.seq > m.counted_seq AND m.status = ? GROUP BY e.app_id`, stPending, int(mvdsguard.EventSent), stPending)
 	if err != nil {
 		return nil, fmt.Errorf("read sent events after the checkpoint: %w", err)
 	}

@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand"
@@ -100,48 +101,52 @@ func (p Policy) Delay(n int, r *rand.Rand) time.Duration {
 	return time.Duration(r.Int63n(int64(c) + 1))
 }
 
-// Default policies and why:
-//
-//   - Contact requests, join requests and their responses (any kind) and
-//     private-group membership changes (Control) retry indefinitely: losing
-//     one leaves two people disagreeing about a relationship with no way to
-//     notice. The delay is capped at 5 minutes — not days, as in stock mvds —
-//     so a recipient who comes back is reached within minutes even without a
-//     reconnect on our side. Stalled after 2 minutes: long enough for a
-//     normal round trip through store nodes, short enough that the GUI shows
-//     "pending" before the user wonders.
-//   - Chat content in 1:1 and private-group chats fails after 10 attempts or
-//     24 hours, whichever comes first, and the GUI offers a retry button: a
-//     message that old is out of context, and the user should decide. The
-//     cap is 5 minutes as above; 10 attempts then span roughly half an hour
-//     of online time (offline time does not count).
-//   - Everything else (Other) follows chat content.
-var (
-	IndefinitePolicy = Policy{Initial: 5 * time.Second, Max: 5 * time.Minute, Multiplier: 2, StallAfter: 2 * time.Minute}
-	BoundedPolicy    = Policy{Initial: 5 * time.Second, Max: 5 * time.Minute, Multiplier: 2, MaxAttempts: 10,
+// IndefinitePolicy is the default for contact requests, join requests and
+// their responses (any kind) and private-group membership changes (Control):
+// they retry indefinitely, because losing one leaves two people disagreeing
+// about a relationship with no way to notice. The delay is capped at 5
+// minutes — not days, as in stock mvds — so a recipient who comes back is
+// reached within minutes even without a reconnect on our side. Stalled after
+// 2 minutes: long enough for a normal round trip through store nodes, short
+// enough that the GUI shows "pending" before the user wonders.
+func IndefinitePolicy() Policy {
+	return Policy{Initial: 5 * time.Second, Max: 5 * time.Minute, Multiplier: 2, StallAfter: 2 * time.Minute}
+}
+
+// BoundedPolicy is the default for chat content in 1:1 and private-group
+// chats, and for everything else (Other): it fails after 10 attempts or 24
+// hours, whichever comes first, and the GUI offers a retry button — a message
+// that old is out of context, and the user should decide. The cap is 5
+// minutes as above; 10 attempts then span roughly half an hour of online time
+// (offline time does not count).
+func BoundedPolicy() Policy {
+	return Policy{Initial: 5 * time.Second, Max: 5 * time.Minute, Multiplier: 2, MaxAttempts: 10,
 		Deadline: 24 * time.Hour, StallAfter: 2 * time.Minute}
-)
+}
 
 type policyKey struct {
 	flow mvdsguard.Flow
 	kind Kind
 }
 
-// Policies maps every (flow, kind) to its policy.
-type Policies map[policyKey]Policy
+// Policies maps every (flow, kind) to its policy. The zero value has none:
+// start from DefaultPolicies.
+type Policies struct{ m map[policyKey]Policy }
 
-// DefaultPolicies returns the documented defaults.
+// DefaultPolicies returns the documented defaults: IndefinitePolicy for
+// contact and join requests and private-group membership changes,
+// BoundedPolicy for everything else.
 func DefaultPolicies() Policies {
-	p := Policies{}
+	p := Policies{m: map[policyKey]Policy{}}
 	for _, f := range mvdsguard.Flows {
 		for _, k := range []Kind{Content, Control} {
 			switch {
 			case f == mvdsguard.ContactRequest || f == mvdsguard.JoinRequest:
-				p[policyKey{f, k}] = IndefinitePolicy
+				p.m[policyKey{f, k}] = IndefinitePolicy()
 			case f == mvdsguard.PrivateGroup && k == Control:
-				p[policyKey{f, k}] = IndefinitePolicy
+				p.m[policyKey{f, k}] = IndefinitePolicy()
 			default:
-				p[policyKey{f, k}] = BoundedPolicy
+				p.m[policyKey{f, k}] = BoundedPolicy()
 			}
 		}
 	}
@@ -150,7 +155,7 @@ func DefaultPolicies() Policies {
 
 // Policy returns the policy of (flow, kind).
 func (ps Policies) Policy(f mvdsguard.Flow, k Kind) (Policy, bool) {
-	p, ok := ps[policyKey{f, k}]
+	p, ok := ps.m[policyKey{f, k}]
 	return p, ok
 }
 
@@ -165,6 +170,9 @@ func (ps Policies) Set(f mvdsguard.Flow, k Kind, p Policy) error {
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("policy for %s/%s: %w", f, k, err)
 	}
-	ps[policyKey{f, k}] = p
+	if ps.m == nil {
+		return errors.New("policies: the zero value holds no table; start from DefaultPolicies")
+	}
+	ps.m[policyKey{f, k}] = p
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func TestInvalidPoliciesAreRejectedWithTheReason(t *testing.T) {
-	ok := retry.BoundedPolicy
+	ok := retry.BoundedPolicy()
 	for name, c := range map[string]struct {
 		mutate func(*retry.Policy)
 		want   string

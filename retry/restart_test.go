@@ -1,7 +1,6 @@
 package retry_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -140,5 +139,5 @@ func TestWakeFromSleepReschedulesLikeAReconnect(t *testing.T) {
 	if !found {
 		t.Fatal("no rescheduled event with reason wake")
 	}
-	_ = context.Background
+
 }

@@ -21,7 +21,7 @@ type MessageStatus struct {
 	Kind           Kind
 	Status         mvdsguard.Status
 	Stalled        bool // pending past the stall threshold: show "pending", not "sent"
-	Attempts       int  // across all recipients
+	Attempts       int  // across all recipients and rounds (see Retry)
 	CreatedAt      time.Time
 	FirstAttemptAt time.Time // zero before the first attempt
 	LastAttemptAt  time.Time
@@ -32,12 +32,12 @@ type MessageStatus struct {
 	Recipients     []RecipientStatus
 }
 
-// RecipientStatus is one recipient's part of a message.
+// RecipientStatus is one recipient's part of a message: a receipt per
+// member of a group.
 type RecipientStatus struct {
 	Peer        mvds.PeerID
 	MessageID   mvds.MessageID // the mvds message carrying it to this peer
 	Status      mvdsguard.Status
-	Attempts    int
 	DeliveredAt time.Time
 }
 
@@ -72,50 +72,37 @@ func scanStatus(sc interface{ Scan(...any) error }) (MessageStatus, error) {
 	return s, nil
 }
 
-func readStatus(ctx context.Context, db *sql.DB, appID string) (MessageStatus, error) {
-	s, err := scanStatus(db.QueryRowContext(ctx, `SELECT `+statusColumns+` FROM retry_messages WHERE app_id = ?`, appID))
+// status reads a tracked message's status.
+func (l *ledger) status(ctx context.Context, appID string) (MessageStatus, error) {
+	s, err := scanStatus(l.db.QueryRowContext(ctx, `SELECT `+statusColumns+` FROM retry_messages WHERE app_id = ?`, appID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return MessageStatus{}, fmt.Errorf("status of %q: %w", appID, ErrUnknownMessage)
 	}
 	if err != nil {
 		return MessageStatus{}, fmt.Errorf("status of %q: %w", appID, err)
 	}
-	if s.Status == mvdsguard.Pending {
-		t, err := sentSince(ctx, db, appID)
-		if err != nil {
-			return MessageStatus{}, err
-		}
-		applyTail(&s, t[appID])
-	}
-	if s.Recipients, err = readRecipients(ctx, db, appID); err != nil {
+	if err := l.complete(ctx, &s); err != nil {
 		return MessageStatus{}, err
 	}
 	return s, nil
 }
 
-// applyTail adds the attempts made since the row's checkpoint.
-func applyTail(s *MessageStatus, t tail) {
-	if t.n == 0 {
-		return
+// complete fills in what the row alone does not say: the tally (see
+// tallyFrom) and the recipients.
+func (l *ledger) complete(ctx context.Context, s *MessageStatus) error {
+	t, err := tallyFrom(ctx, l.db, s.AppID)
+	if err != nil {
+		return err
 	}
-	c := t.fold(counters{attempts: s.Attempts, first: millisOf(s.FirstAttemptAt), last: millisOf(s.LastAttemptAt)})
-	s.Attempts, s.FirstAttemptAt, s.LastAttemptAt = c.attempts, timeMillis(c.first), timeMillis(c.last)
+	s.Attempts, s.FirstAttemptAt, s.LastAttemptAt = t.attempts, timeMillis(t.first), timeMillis(t.last)
+	s.Recipients, err = l.recipients(ctx, s.AppID)
+	return err
 }
 
-func millisOf(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-// readRecipients reads a message's recipients. A pending recipient's
-// attempts are mvds's send count of its state, which the ledger copies only
-// when the recipient settles.
-func readRecipients(ctx context.Context, db *sql.DB, appID string) ([]RecipientStatus, error) {
-	rows, err := db.QueryContext(ctx, `SELECT r.mvds_id, r.peer, r.status, r.attempts + coalesce(s.send_count, 0), r.delivered_at
-		FROM retry_recipients r LEFT JOIN mvds_states s ON r.status = 1 AND s.message_id = r.mvds_id AND s.peer_id = r.peer
-		WHERE r.app_id = ? ORDER BY r.peer`, appID)
+// recipients reads a message's recipients.
+func (l *ledger) recipients(ctx context.Context, appID string) ([]RecipientStatus, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT mvds_id, peer, status, delivered_at FROM retry_recipients
+		WHERE app_id = ? ORDER BY peer`, appID)
 	if err != nil {
 		return nil, fmt.Errorf("recipients of %q: %w", appID, err)
 	}
@@ -128,7 +115,7 @@ func readRecipients(ctx context.Context, db *sql.DB, appID string) ([]RecipientS
 			status      int
 			deliveredAt int64
 		)
-		if err := rows.Scan(&id, &peer, &status, &r.Attempts, &deliveredAt); err != nil {
+		if err := rows.Scan(&id, &peer, &status, &deliveredAt); err != nil {
 			return nil, fmt.Errorf("recipients of %q: %w", appID, err)
 		}
 		copy(r.MessageID[:], id)
@@ -139,7 +126,8 @@ func readRecipients(ctx context.Context, db *sql.DB, appID string) ([]RecipientS
 	return out, rows.Err()
 }
 
-func listStatuses(ctx context.Context, db *sql.DB, f Filter) ([]MessageStatus, error) {
+// pending lists the messages f selects, oldest first.
+func (l *ledger) pending(ctx context.Context, f Filter) ([]MessageStatus, error) {
 	statuses := f.Statuses
 	if len(statuses) == 0 {
 		statuses = []mvdsguard.Status{mvdsguard.Pending, mvdsguard.Failed}
@@ -173,7 +161,7 @@ func listStatuses(ctx context.Context, db *sql.DB, f Filter) ([]MessageStatus, e
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := db.QueryContext(ctx, q, args...)
+	rows, err := l.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("pending: %w", err)
 	}
@@ -190,15 +178,8 @@ func listStatuses(ctx context.Context, db *sql.DB, f Filter) ([]MessageStatus, e
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("pending: %w", err)
 	}
-	tails, err := sentSince(ctx, db, "")
-	if err != nil {
-		return nil, err
-	}
 	for i := range out {
-		if out[i].Status == mvdsguard.Pending {
-			applyTail(&out[i], tails[out[i].AppID])
-		}
-		if out[i].Recipients, err = readRecipients(ctx, db, out[i].AppID); err != nil {
+		if err := l.complete(ctx, &out[i]); err != nil {
 			return nil, err
 		}
 	}

@@ -2,7 +2,6 @@ package retry
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
@@ -15,11 +14,12 @@ func (g *Guard) Events(ctx context.Context, afterSeq uint64, limit int) ([]mvdsg
 	if limit <= 0 {
 		return nil, fmt.Errorf("events: limit %d must be positive", limit)
 	}
-	return readEvents(ctx, g.db.SQL(), afterSeq, limit)
+	return g.ledger.eventsAfter(ctx, afterSeq, limit)
 }
 
-func readEvents(ctx context.Context, db *sql.DB, after uint64, limit int) ([]mvdsguard.Event, error) {
-	rows, err := db.QueryContext(ctx, `SELECT seq, type, app_id, chat_id, flow, peer, attempts, first_attempt_at,
+// eventsAfter reads up to limit events after sequence number after.
+func (l *ledger) eventsAfter(ctx context.Context, after uint64, limit int) ([]mvdsguard.Event, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT seq, type, app_id, chat_id, flow, peer, attempts, first_attempt_at,
 		last_attempt_at, at, reason, retryable FROM retry_events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read events after %d: %w", after, err)
@@ -97,10 +97,10 @@ func (s *Subscription) run(ctx context.Context, g *Guard, cursor uint64) {
 	for {
 		// Take the wake-up channel before reading, so that an event committed
 		// between the read and the wait is not missed.
-		wake := g.events.wait()
-		batch, err := readEvents(ctx, g.db.SQL(), cursor, subscribeBatch)
+		wake := g.ledger.events.wait()
+		batch, err := g.ledger.eventsAfter(ctx, cursor, subscribeBatch)
 		if err != nil {
-			if ctx.Err() == nil && !g.events.isClosed() {
+			if ctx.Err() == nil && !g.ledger.events.isClosed() {
 				s.err = err
 			}
 			return
@@ -116,7 +116,7 @@ func (s *Subscription) run(ctx context.Context, g *Guard, cursor uint64) {
 		if len(batch) == subscribeBatch {
 			continue
 		}
-		if g.events.isClosed() {
+		if g.ledger.events.isClosed() {
 			s.err = errors.New("guard closed")
 			return
 		}

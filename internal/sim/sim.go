@@ -28,6 +28,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mvdsguard/mvdsguard"
+	"github.com/mvdsguard/mvdsguard/internal/knobs"
 	"github.com/mvdsguard/mvdsguard/mvds"
 	"github.com/mvdsguard/mvdsguard/mvds/memtransport"
 	"github.com/mvdsguard/mvdsguard/retry"
@@ -61,7 +62,7 @@ type Config struct {
 	// 300 ms): the Guard converts its delays and burst rate with it.
 	Nominal time.Duration
 	Seed    int64       // network and jitter
-	Burst   retry.Burst // the Guard's reconnect burst limit (default retry.DefaultBurst)
+	Burst   retry.Burst // the Guard's reconnect burst limit (default retry.DefaultBurst())
 	Flow    mvdsguard.Flow
 	Kind    retry.Kind
 	// GuardOptions adds options to the Guard (policies, for example).
@@ -138,7 +139,7 @@ func Start(cfg Config) (*Run, error) {
 		cfg.Nominal = mvds.StockEpoch
 	}
 	if cfg.Burst == (retry.Burst{}) {
-		cfg.Burst = retry.DefaultBurst
+		cfg.Burst = retry.DefaultBurst()
 	}
 	if cfg.Flow == 0 {
 		cfg.Flow, cfg.Kind = mvdsguard.ContactRequest, retry.Control
@@ -217,10 +218,12 @@ func (r *Run) startSender() error {
 			mvds.WithJitterSource(r.jitter), mvds.WithLogger(zap.NewNop()))
 		return err
 	}
-	opts := append([]retry.Option{retry.WithClock(r.clock), retry.WithSweepInterval(2 * r.cfg.Epoch),
-		retry.WithRescheduleOnStart(false)}, r.cfg.GuardOptions...)
+	// The Guard is restarted to fast-forward (see Run), so a start is not a
+	// reconnect; each epoch stands for the nominal epoch of real time.
+	simulated := knobs.GuardOption(knobs.Guard{EpochLength: r.cfg.Nominal, NoRescheduleOnStart: true, Seed: r.cfg.Seed<<20 ^ 1}).(retry.Option)
+	opts := append([]retry.Option{retry.WithClock(r.clock), retry.WithSweepInterval(2 * r.cfg.Epoch)}, r.cfg.GuardOptions...)
 	r.guard, err = retry.New(r.dbA, ep, r.a, append(opts, retry.WithConnectivity(r.conn), retry.WithBurst(r.cfg.Burst),
-		retry.WithWakeDetection(0, 0), retry.WithSeed(uint64(r.cfg.Seed), 1), retry.WithEpochLength(r.cfg.Nominal),
+		retry.WithWakeDetection(0, 0), simulated,
 		retry.WithNodeOptions(mvds.WithEpoch(r.cfg.Epoch)), retry.WithLogger(zap.NewNop()))...)
 	if err == nil {
 		r.clock.node.Store(r.guard.Node())

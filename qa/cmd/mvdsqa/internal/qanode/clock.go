@@ -12,27 +12,27 @@ import (
 // what a laptop sees when it wakes from sleep, and what the Guard's wake
 // detector looks for.
 type jumpClock struct {
-	sys    *retry.SystemClock
+	origin time.Time // carries the monotonic reading
 	mu     sync.Mutex
 	offset time.Duration
 }
 
 var _ retry.Clock = (*jumpClock)(nil)
 
-func newJumpClock() *jumpClock { return &jumpClock{sys: retry.NewSystemClock()} }
+func newJumpClock() *jumpClock { return &jumpClock{origin: time.Now()} }
 
 func (c *jumpClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sys.Now().Add(c.offset)
+	return time.Now().Round(0).Add(c.offset)
 }
 
-func (c *jumpClock) Monotonic() time.Duration { return c.sys.Monotonic() }
+func (c *jumpClock) Monotonic() time.Duration { return time.Since(c.origin) }
 
 // jump moves the wall clock forward by d.
 func (c *jumpClock) jump(d time.Duration) (now time.Time, offset time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.offset += d
-	return c.sys.Now().Add(c.offset), c.offset
+	return time.Now().Round(0).Add(c.offset), c.offset
 }

@@ -128,7 +128,7 @@ func ParsePolicyOverride(s string) (PolicyOverride, error) {
 		}
 		o.Set[k] = v
 	}
-	if _, err := o.apply(retry.IndefinitePolicy); err != nil {
+	if _, err := o.apply(retry.IndefinitePolicy()); err != nil {
 		return PolicyOverride{}, fmt.Errorf("policy %q: %w", s, err)
 	}
 	return o, nil
