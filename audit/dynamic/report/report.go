@@ -18,12 +18,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/mvdsguard/mvdsguard/audit/runtime"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic"
 	"github.com/mvdsguard/mvdsguard/audit/static/rule"
 )
 
 // Text writes the report for a terminal.
-func Text(w io.Writer, r *runtime.Report) error {
+func Text(w io.Writer, r *dynamic.Report) error {
 	ew := &errWriter{w: w}
 	ew.printf("%s runtime audit — horizon %s, retry within %s of a reconnect, lateness %s\n",
 		tool(r), r.Config.Horizon, r.Config.ReconnectWithin, r.Config.Lateness)
@@ -66,7 +66,7 @@ func Text(w io.Writer, r *runtime.Report) error {
 }
 
 // Summary is the one-line verdict.
-func Summary(r *runtime.Report) string {
+func Summary(r *dynamic.Report) string {
 	errs, warns, infos := r.Counts()
 	total := errs + warns + infos
 	if total == 0 {
@@ -83,7 +83,7 @@ func plural(n int) string {
 	return "s"
 }
 
-func tool(r *runtime.Report) string {
+func tool(r *dynamic.Report) string {
 	if r.Tool != "" {
 		return r.Tool
 	}
@@ -92,14 +92,14 @@ func tool(r *runtime.Report) string {
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000 UTC") }
 
-func where(e runtime.Evidence) string {
+func where(e dynamic.Evidence) string {
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d", e.Input, e.Line)
 	}
 	return e.Input
 }
 
-func writeInput(ew *errWriter, in *runtime.InputStats) {
+func writeInput(ew *errWriter, in *dynamic.InputStats) {
 	ew.printf("input %s: %d lines, %s\n", in.Name, in.Lines, size(in.Bytes))
 	var formats []string
 	for _, f := range slices.Sorted(maps.Keys(in.StatusGo)) {
@@ -146,7 +146,7 @@ func writeInput(ew *errWriter, in *runtime.InputStats) {
 	}
 }
 
-func writeState(ew *errWriter, s runtime.StateSummary) {
+func writeState(ew *errWriter, s dynamic.StateSummary) {
 	var notes []string
 	if s.OutcomeWithoutSend > 0 {
 		notes = append(notes, fmt.Sprintf("%d outcomes of messages sent before the input began", s.OutcomeWithoutSend))
@@ -210,7 +210,7 @@ func (e *errWriter) printf(format string, args ...any) {
 }
 
 // JSON writes the report as one indented JSON object.
-func JSON(w io.Writer, r *runtime.Report) error {
+func JSON(w io.Writer, r *dynamic.Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
@@ -257,9 +257,9 @@ type junitFailure struct {
 }
 
 // JUnit writes the report as JUnit XML.
-func JUnit(w io.Writer, r *runtime.Report) error {
+func JUnit(w io.Writer, r *dynamic.Report) error {
 	out := junitSuites{Name: tool(r) + " runtime"}
-	byCheck := map[string][]runtime.Violation{}
+	byCheck := map[string][]dynamic.Violation{}
 	for _, v := range r.Violations {
 		byCheck[v.Check] = append(byCheck[v.Check], v)
 	}
@@ -326,7 +326,7 @@ func JUnit(w io.Writer, r *runtime.Report) error {
 	return err
 }
 
-func caseName(v runtime.Violation) string {
+func caseName(v dynamic.Violation) string {
 	var parts []string
 	if v.Flow != "" {
 		parts = append(parts, v.Flow)
@@ -341,7 +341,7 @@ func caseName(v runtime.Violation) string {
 	return strings.Join(parts, " ")
 }
 
-func evidenceText(v runtime.Violation) string {
+func evidenceText(v dynamic.Violation) string {
 	var b strings.Builder
 	b.WriteString(v.Message)
 	b.WriteString("\n")

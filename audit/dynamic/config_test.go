@@ -1,4 +1,4 @@
-package runtime_test
+package dynamic_test
 
 import (
 	"os"
@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/mvdsguard/mvdsguard"
-	rt "github.com/mvdsguard/mvdsguard/audit/runtime"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic"
 	"github.com/mvdsguard/mvdsguard/audit/static/rule"
 	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
 func TestAConfigurationChangesOnlyWhatItNames(t *testing.T) {
-	c, err := rt.ParseConfig([]byte(`{
+	c, err := dynamic.ParseConfig([]byte(`{
 		"version": 1,
 		"horizon": "1h",
 		"reconnectWithin": "90s",
@@ -27,7 +27,7 @@ func TestAConfigurationChangesOnlyWhatItNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := rt.DefaultConfig()
+	d := dynamic.DefaultConfig()
 	if c.Horizon != time.Hour || c.ReconnectWithin != 90*time.Second || c.Lateness != d.Lateness || c.Year != 2024 {
 		t.Fatalf("durations %v %v %v year %d", c.Horizon, c.ReconnectWithin, c.Lateness, c.Year)
 	}
@@ -48,7 +48,7 @@ func TestAConfigurationChangesOnlyWhatItNames(t *testing.T) {
 		t.Fatalf("limits %+v", c.Limits)
 	}
 	// The defaults are untouched.
-	if f, _ := rt.DefaultConfig().Flows.Classify(statusgo.PinMessage, nil, statusgo.ChatOneToOne); f != mvdsguard.OneToOne {
+	if f, _ := dynamic.DefaultConfig().Flows.Classify(statusgo.PinMessage, nil, statusgo.ChatOneToOne); f != mvdsguard.OneToOne {
 		t.Fatal("a configuration changed the default flow table")
 	}
 }
@@ -69,7 +69,7 @@ func TestBadConfigurationsSayWhatIsWrong(t *testing.T) {
 		`[]`:                                          "want a JSON object, got a JSON array",
 	}
 	for in, want := range cases {
-		if _, err := rt.ParseConfig([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := dynamic.ParseConfig([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v; want %q", in, err, want)
 		}
 	}
@@ -80,17 +80,17 @@ func TestLoadConfigNamesTheFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`{"lateness": "2s"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := rt.LoadConfig(path)
+	c, err := dynamic.LoadConfig(path)
 	if err != nil || c.Lateness != 2*time.Second {
 		t.Fatalf("%v %v", c.Lateness, err)
 	}
 	if err := os.WriteFile(path, []byte(`{"lateness": 2}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rt.LoadConfig(path); err == nil || !strings.Contains(err.Error(), path) {
+	if _, err := dynamic.LoadConfig(path); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("%v; want the path in the error", err)
 	}
-	if _, err := rt.LoadConfig(filepath.Join(t.TempDir(), "missing.json")); err == nil {
+	if _, err := dynamic.LoadConfig(filepath.Join(t.TempDir(), "missing.json")); err == nil {
 		t.Fatal("a missing file is no error")
 	}
 }

@@ -1,9 +1,10 @@
 // Command runtimebench measures how fast `mvdsaudit runtime` reads
 // status-go logs, and how much memory it needs, against `wc -l` and a plain
-// bufio line scan of the same file in the same run:
+// bufio line scan of the same file in the same run (from the audit module's
+// directory, audit/):
 //
-//	go run ./audit/runtime/internal/runtimebench [-size 1GiB] [-runs 3] [-formats geth,zap-console,zap-json]
-//	    [-dir DIR] [-keep] [-doc docs/benchmarks.md]
+//	go run ./dynamic/internal/runtimebench [-size 1GiB] [-runs 3] [-formats geth,zap-console,zap-json]
+//	    [-dir DIR] [-keep] [-doc ../docs/benchmarks.md]
 //
 // It generates each log (see workload.go) into a temporary directory (or
 // DIR), builds mvdsaudit, runs every command once to warm the page cache and
@@ -25,14 +26,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/mvdsguard/mvdsguard/audit/runtime/internal/logwriter"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic/internal/logwriter"
 	"github.com/mvdsguard/mvdsguard/internal/benchdoc"
 )
 
@@ -287,9 +288,9 @@ func row(r result) string {
 func render(results []result, size string, runs int, load0, load1 string) string {
 	var b strings.Builder
 	b.WriteString("## Runtime audit: reading status-go logs\n\n")
-	fmt.Fprintf(&b, "Command: `make bench-runtime` (it runs `go run ./runtime/internal/runtimebench -doc ../docs/benchmarks.md` in `audit/`). ")
+	fmt.Fprintf(&b, "Command: `make bench-runtime` (it runs `go run ./dynamic/internal/runtimebench -doc ../docs/benchmarks.md` in `audit/`). ")
 	fmt.Fprintf(&b, "For each format the program writes a %s status-go debug log of one busy node into a temporary directory "+
-		"(`audit/runtime/internal/runtimebench/workload.go`: about 98%% unrelated lines — relay traffic, peer management, storenode queries — "+
+		"(`audit/dynamic/internal/runtimebench/workload.go`: about 98%% unrelated lines — relay traffic, peer management, storenode queries — "+
 		"and a message every ~100 ms: datasync dispatches, acknowledgements, retransmissions on status-go's backoff curve, one in a hundred "+
 		"never acknowledged, sends outside "+
 		"MVDS, a one-to-two-minute outage every ten minutes; lines rendered by the same writer as `fixtures/logs`), then times `wc -l`, a Go "+
@@ -297,7 +298,7 @@ func render(results []result, size string, runs int, load0, load1 string) string
 		"warm-up read (the file is in the page cache, so this is reading speed, not disk speed). Times are medians; MB is 10⁶ bytes; "+
 		"peak RSS is each command's maximum resident set as GNU time reports it. The log is deleted afterwards. ", size, runs)
 	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs, %s; one-minute load average %s before and %s after the run.\n\n",
-		goruntime.GOOS, goruntime.GOARCH, goruntime.NumCPU(), goruntime.Version(), load0, load1)
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), load0, load1)
 	b.WriteString("| format | size | lines | `wc -l` | bufio scan | `mvdsaudit runtime` | audit MB/s | audit ÷ `wc -l` | audit ÷ scan | peak RSS `wc` / scan / audit |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range results {

@@ -1,4 +1,4 @@
-package runtime
+package dynamic
 
 import (
 	"bufio"
@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/mvdsguard/mvdsguard/audit/runtime/statusgolog"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic/statusgolog"
 )
 
 // MaxLine is the longest line the Reader reads; longer lines are counted as

@@ -1,4 +1,4 @@
-package runtime_test
+package dynamic_test
 
 import (
 	"bytes"
@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	rt "github.com/mvdsguard/mvdsguard/audit/runtime"
-	"github.com/mvdsguard/mvdsguard/audit/runtime/internal/logwriter"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic/internal/logwriter"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated fixtures in fixtures/logs")
@@ -165,32 +165,32 @@ func TestFixtureCorpusIsWhatTheFormatWritersProduce(t *testing.T) {
 		}
 		got, err := os.ReadFile(path)
 		if err != nil {
-			t.Fatalf("%v (run go test ./audit/runtime -run Fixture -update)", err)
+			t.Fatalf("%v (run go test ./dynamic -run Fixture -update, in audit/)", err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("%s differs from what the writer produces; run go test ./audit/runtime -run Fixture -update", name)
+			t.Errorf("%s differs from what the writer produces; run go test ./dynamic -run Fixture -update, in audit/", name)
 		}
 	}
 }
 
 // audit reads one fixture with the default configuration in 2024.
-func audit(t *testing.T, name string, mutate ...func(*rt.Config)) *rt.Report {
+func audit(t *testing.T, name string, mutate ...func(*dynamic.Config)) *dynamic.Report {
 	t.Helper()
 	f, err := os.Open(filepath.Join(fixtureDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	cfg := rt.DefaultConfig()
+	cfg := dynamic.DefaultConfig()
 	cfg.Year = 2024
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	rec, err := rt.NewRecorder(cfg)
+	rec, err := dynamic.NewRecorder(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := rt.Read(context.Background(), f, name, rec)
+	st, err := dynamic.Read(context.Background(), f, name, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func audit(t *testing.T, name string, mutate ...func(*rt.Config)) *rt.Report {
 }
 
 // verdicts lists "check node id" for every violation, sorted.
-func verdicts(rep *rt.Report) []string {
+func verdicts(rep *dynamic.Report) []string {
 	var out []string
 	for _, v := range rep.Violations {
 		out = append(out, strings.Join(strings.Fields(v.Check+" "+v.Node+" "+v.ID), " "))
@@ -216,13 +216,13 @@ func sessionVerdicts(node string, s *logwriter.Session) []string {
 	return []string{sp("MA1001", s.Accept), sp("MA1001", s.Join), sp("MA1001", s.JoinRaw), sp("MA2001", s.Lost), sp("MA2002", "")}
 }
 
-func flowRow(rep *rt.Report, name string) rt.FlowCounts {
+func flowRow(rep *dynamic.Report, name string) dynamic.FlowCounts {
 	for _, f := range rep.Flows {
 		if f.Name == name {
 			return f
 		}
 	}
-	return rt.FlowCounts{Name: name}
+	return dynamic.FlowCounts{Name: name}
 }
 
 func TestEveryFormatOfTheSessionGivesTheSameVerdicts(t *testing.T) {
@@ -261,7 +261,7 @@ func TestReconnectVerdictNamesTheReconnectAndThePendingMessage(t *testing.T) {
 	s := logwriter.NewSession(logwriter.Current, 1, 0)
 	rep := audit(t, "geth-2024.log")
 	for _, v := range rep.Violations {
-		if v.Check != rt.NoRetryAfterReconnect {
+		if v.Check != dynamic.NoRetryAfterReconnect {
 			continue
 		}
 		if !v.At.Equal(s.Reconnect.Add(30*time.Second)) || len(v.Evidence) != 2 ||
@@ -275,7 +275,7 @@ func TestReconnectVerdictNamesTheReconnectAndThePendingMessage(t *testing.T) {
 
 func TestALongerReconnectWindowAndHorizonMakeTheSessionQuietButForMVDSBypass(t *testing.T) {
 	s := logwriter.NewSession(logwriter.Current, 1, 0)
-	rep := audit(t, "geth-2024.log", func(c *rt.Config) {
+	rep := audit(t, "geth-2024.log", func(c *dynamic.Config) {
 		c.ReconnectWithin = 3 * time.Minute
 		c.Horizon = time.Hour
 	})
@@ -303,14 +303,14 @@ func TestInterleavedProcessesAreJudgedApart(t *testing.T) {
 	}
 	want = append(want, sessionVerdicts("bob-1", bob)...)
 	in := rep.Inputs[0]
-	if in.Unread[rt.UnreadMalformed] != 1 || !strings.Contains(in.Samples[0].Detail, "appears twice") {
-		t.Fatalf("malformed %d, samples %+v; want the merged line", in.Unread[rt.UnreadMalformed], in.Samples)
+	if in.Unread[dynamic.UnreadMalformed] != 1 || !strings.Contains(in.Samples[0].Detail, "appears twice") {
+		t.Fatalf("malformed %d, samples %+v; want the merged line", in.Unread[dynamic.UnreadMalformed], in.Samples)
 	}
 	if strings.Join(in.Sources, ",") != "alice-1,bob-1" {
 		t.Fatalf("sources %v", in.Sources)
 	}
-	if in.Continuation != 2 || in.Unread[rt.UnreadNotLog] != 1 {
-		t.Fatalf("continuation %d, not-a-log-line %d; want 2 and 1 (the panic line)", in.Continuation, in.Unread[rt.UnreadNotLog])
+	if in.Continuation != 2 || in.Unread[dynamic.UnreadNotLog] != 1 {
+		t.Fatalf("continuation %d, not-a-log-line %d; want 2 and 1 (the panic line)", in.Continuation, in.Unread[dynamic.UnreadNotLog])
 	}
 	sort.Strings(want)
 	if got := verdicts(rep); strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -323,11 +323,11 @@ func TestBadInputIsCountedAndReportedWithoutLosingTheRest(t *testing.T) {
 	rep := audit(t, "bad-input.log")
 	in := rep.Inputs[0]
 	want := map[string]int64{
-		rt.UnreadMalformed:   2, // cut inside the messageID; zap JSON cut short
-		rt.UnreadBinary:      1,
-		rt.UnreadBadRecord:   2, // unknown kind; no time
-		rt.UnreadUnsupported: 1,
-		rt.UnreadNotLog:      2, // the panic; the impossible date
+		dynamic.UnreadMalformed:   2, // cut inside the messageID; zap JSON cut short
+		dynamic.UnreadBinary:      1,
+		dynamic.UnreadBadRecord:   2, // unknown kind; no time
+		dynamic.UnreadUnsupported: 1,
+		dynamic.UnreadNotLog:      2, // the panic; the impossible date
 	}
 	for k, n := range want {
 		if in.Unread[k] != n {
@@ -367,7 +367,7 @@ func TestTheRecordsFixtureFiresEveryCheck(t *testing.T) {
 	if in.Records != in.Lines || in.UnknownFields != 1 || in.UnknownFieldList[0] != "build" {
 		t.Fatalf("%d of %d lines read as records, unknown fields %v", in.Records, in.Lines, in.UnknownFieldList)
 	}
-	for name, want := range map[string]rt.FlowCounts{
+	for name, want := range map[string]dynamic.FlowCounts{
 		"contact_request": {Messages: 2, MVDS: 2, Delivered: 2},
 		"join_request":    {Messages: 1, Outside: 1, Silent: 1},
 		"one_to_one":      {Messages: 3, MVDS: 3, Delivered: 1, Failed: 2},

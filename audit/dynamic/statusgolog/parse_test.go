@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mvdsguard/mvdsguard/audit/runtime/internal/logwriter"
-	"github.com/mvdsguard/mvdsguard/audit/runtime/statusgolog"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic/internal/logwriter"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic/statusgolog"
 )
 
 var (

@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/mvdsguard/mvdsguard"
-	"github.com/mvdsguard/mvdsguard/audit/runtime"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic"
 	"github.com/mvdsguard/mvdsguard/mvds"
 	"github.com/mvdsguard/mvdsguard/retry"
 )
@@ -31,15 +31,15 @@ const Input = "live"
 
 // evidence renders a record in the JSON Lines form, so that a live report
 // quotes what a recorded file would hold.
-func evidence(r runtime.Record) runtime.Evidence {
+func evidence(r dynamic.Record) dynamic.Evidence {
 	b, err := json.Marshal(r)
 	if err != nil {
-		return runtime.Evidence{Input: Input, Text: fmt.Sprintf("%s %s %s", r.Kind, r.Node, r.ID)}
+		return dynamic.Evidence{Input: Input, Text: fmt.Sprintf("%s %s %s", r.Kind, r.Node, r.ID)}
 	}
-	return runtime.Evidence{Input: Input, Text: runtime.Clip(string(b))}
+	return dynamic.Evidence{Input: Input, Text: dynamic.Clip(string(b))}
 }
 
-func add(rec *runtime.Recorder, r runtime.Record) {
+func add(rec *dynamic.Recorder, r dynamic.Record) {
 	r.Evidence = evidence(r)
 	// A record the Recorder refuses is counted in its report.
 	_ = rec.Add(r)
@@ -48,7 +48,7 @@ func add(rec *runtime.Recorder, r runtime.Record) {
 // Watcher records a Guard's events.
 type Watcher struct {
 	g      *retry.Guard
-	rec    *runtime.Recorder
+	rec    *dynamic.Recorder
 	node   string
 	sub    *retry.Subscription
 	start  time.Time
@@ -72,7 +72,7 @@ func After(seq uint64) WatchOption { return func(w *Watcher) { w.last = seq } }
 // Live events are timed when they are seen (the Guard stamps events with
 // whole seconds, too coarse to compare with a reconnect); events written
 // before Watch started are timed by their own stamp.
-func Watch(g *retry.Guard, rec *runtime.Recorder, node string, tick time.Duration, opts ...WatchOption) (*Watcher, error) {
+func Watch(g *retry.Guard, rec *dynamic.Recorder, node string, tick time.Duration, opts ...WatchOption) (*Watcher, error) {
 	if g == nil || rec == nil {
 		return nil, errors.New("live watch: nil guard or recorder")
 	}
@@ -113,7 +113,7 @@ func (w *Watcher) run(ctx context.Context, tick time.Duration) {
 			if e.At < w.start.Unix() {
 				at = time.Unix(e.At, 0)
 			}
-			add(w.rec, runtime.FromEvent(e, w.node, at))
+			add(w.rec, dynamic.FromEvent(e, w.node, at))
 			w.mu.Lock()
 			w.last = e.Seq
 			w.mu.Unlock()
@@ -160,7 +160,7 @@ func (w *Watcher) Close() {
 // source.
 type ConnectivityRecorder struct {
 	src     retry.Connectivity
-	rec     *runtime.Recorder
+	rec     *dynamic.Recorder
 	node    string
 	changes chan bool
 	cancel  context.CancelFunc
@@ -169,7 +169,7 @@ type ConnectivityRecorder struct {
 
 // Connectivity wraps src. The state at the time of the call is recorded
 // (it is not a reconnect: nothing was known before), then every change.
-func Connectivity(src retry.Connectivity, rec *runtime.Recorder, node string) *ConnectivityRecorder {
+func Connectivity(src retry.Connectivity, rec *dynamic.Recorder, node string) *ConnectivityRecorder {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &ConnectivityRecorder{src: src, rec: rec, node: node, changes: make(chan bool, 1), cancel: cancel, done: make(chan struct{})}
 	c.record(src.Online())
@@ -178,7 +178,7 @@ func Connectivity(src retry.Connectivity, rec *runtime.Recorder, node string) *C
 }
 
 func (c *ConnectivityRecorder) record(online bool) {
-	add(c.rec, runtime.Record{Kind: runtime.KindConnectivity, At: time.Now(), Node: c.node, Online: online, Attempts: -1})
+	add(c.rec, dynamic.Record{Kind: dynamic.KindConnectivity, At: time.Now(), Node: c.node, Online: online, Attempts: -1})
 }
 
 func (c *ConnectivityRecorder) run(ctx context.Context) {
@@ -217,7 +217,7 @@ func (c *ConnectivityRecorder) Close() {
 // id returns (the mvds message id in hex when id is nil). A message handed
 // over again after a failed attempt to handle it is not a second receipt; a
 // message accepted twice is.
-func Handler(h mvds.Handler, rec *runtime.Recorder, node string, id func(mvds.Received) string) mvds.Handler {
+func Handler(h mvds.Handler, rec *dynamic.Recorder, node string, id func(mvds.Received) string) mvds.Handler {
 	if id == nil {
 		id = func(m mvds.Received) string { return "0x" + hex.EncodeToString(m.ID[:]) }
 	}
@@ -225,7 +225,7 @@ func Handler(h mvds.Handler, rec *runtime.Recorder, node string, id func(mvds.Re
 		if err := h(ctx, tx, m); err != nil {
 			return err
 		}
-		add(rec, runtime.Record{Kind: runtime.KindReceipt, At: time.Now(), Node: node, ID: id(m),
+		add(rec, dynamic.Record{Kind: dynamic.KindReceipt, At: time.Now(), Node: node, ID: id(m),
 			Peer: retry.PeerHex(m.Sender[:]), Attempts: -1})
 		return nil
 	}
@@ -234,6 +234,6 @@ func Handler(h mvds.Handler, rec *runtime.Recorder, node string, id func(mvds.Re
 // Sent records a message the application sent itself, outside the Guard,
 // on path via (for example a community topic): the audit judges it like a
 // logged send.
-func Sent(rec *runtime.Recorder, node, id string, flow mvdsguard.Flow, via runtime.Via, peers ...string) {
-	add(rec, runtime.Record{Kind: runtime.KindSend, At: time.Now(), Node: node, ID: id, Flow: flow, Via: via, Peers: peers, Attempts: -1})
+func Sent(rec *dynamic.Recorder, node, id string, flow mvdsguard.Flow, via dynamic.Via, peers ...string) {
+	add(rec, dynamic.Record{Kind: dynamic.KindSend, At: time.Now(), Node: node, ID: id, Flow: flow, Via: via, Peers: peers, Attempts: -1})
 }

@@ -1,31 +1,31 @@
-package runtime_test
+package dynamic_test
 
 import (
 	"fmt"
-	goruntime "runtime"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mvdsguard/mvdsguard"
-	rt "github.com/mvdsguard/mvdsguard/audit/runtime"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic"
 	"github.com/mvdsguard/mvdsguard/audit/static/rule"
 )
 
 // These tests feed the Recorder records by hand to pin down the edges of
 // each check; the live and fixture tests show the checks on real traffic.
 
-func recorder(t testing.TB, mutate ...func(*rt.Config)) *rt.Recorder {
+func recorder(t testing.TB, mutate ...func(*dynamic.Config)) *dynamic.Recorder {
 	t.Helper()
-	cfg := rt.DefaultConfig()
+	cfg := dynamic.DefaultConfig()
 	cfg.Horizon = time.Minute
 	cfg.ReconnectWithin = 10 * time.Second
 	cfg.Lateness = time.Second
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	r, err := rt.NewRecorder(cfg)
+	r, err := dynamic.NewRecorder(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,20 +34,20 @@ func recorder(t testing.TB, mutate ...func(*rt.Config)) *rt.Recorder {
 
 func at(sec float64) time.Time { return t0.Add(time.Duration(sec * float64(time.Second))) }
 
-func send(id string, sec float64, flow mvdsguard.Flow, via rt.Via) rt.Record {
-	return rt.Record{Kind: rt.KindSend, At: at(sec), ID: id, Flow: flow, Via: via, Attempts: -1,
-		Evidence: rt.Evidence{Input: "t", Line: int64(sec*10) + 1, Text: "send " + id}}
+func send(id string, sec float64, flow mvdsguard.Flow, via dynamic.Via) dynamic.Record {
+	return dynamic.Record{Kind: dynamic.KindSend, At: at(sec), ID: id, Flow: flow, Via: via, Attempts: -1,
+		Evidence: dynamic.Evidence{Input: "t", Line: int64(sec*10) + 1, Text: "send " + id}}
 }
 
-func rec(kind rt.Kind, id string, sec float64) rt.Record {
-	return rt.Record{Kind: kind, At: at(sec), ID: id, Attempts: -1, Evidence: rt.Evidence{Input: "t", Line: int64(sec*10) + 2, Text: kind.String() + " " + id}}
+func rec(kind dynamic.Kind, id string, sec float64) dynamic.Record {
+	return dynamic.Record{Kind: kind, At: at(sec), ID: id, Attempts: -1, Evidence: dynamic.Evidence{Input: "t", Line: int64(sec*10) + 2, Text: kind.String() + " " + id}}
 }
 
-func online(sec float64, on bool) rt.Record {
-	return rt.Record{Kind: rt.KindConnectivity, At: at(sec), Online: on, Attempts: -1, Evidence: rt.Evidence{Input: "t", Text: fmt.Sprint("online ", on)}}
+func online(sec float64, on bool) dynamic.Record {
+	return dynamic.Record{Kind: dynamic.KindConnectivity, At: at(sec), Online: on, Attempts: -1, Evidence: dynamic.Evidence{Input: "t", Text: fmt.Sprint("online ", on)}}
 }
 
-func feed(t testing.TB, r *rt.Recorder, records ...rt.Record) {
+func feed(t testing.TB, r *dynamic.Recorder, records ...dynamic.Record) {
 	t.Helper()
 	for _, x := range records {
 		if err := r.Add(x); err != nil {
@@ -56,15 +56,15 @@ func feed(t testing.TB, r *rt.Recorder, records ...rt.Record) {
 	}
 }
 
-func ids(rep *rt.Report) string { return strings.Join(verdicts(rep), ", ") }
+func ids(rep *dynamic.Report) string { return strings.Join(verdicts(rep), ", ") }
 
 func TestOutOfOrderRecordsWithinTheLatenessAreNoSilentDrop(t *testing.T) {
 	r := recorder(t)
-	feed(t, r, send("m", 0, mvdsguard.OneToOne, rt.ViaMVDS))
+	feed(t, r, send("m", 0, mvdsguard.OneToOne, dynamic.ViaMVDS))
 	// Another process's line, 0.5 s past the horizon, arrives before the
 	// delivery that happened just within it.
 	r.Advance(at(60.5))
-	feed(t, r, rec(rt.KindDelivered, "m", 59.9))
+	feed(t, r, rec(dynamic.KindDelivered, "m", 59.9))
 	if got := ids(r.Finish(at(120))); got != "" {
 		t.Fatalf("violations %s", got)
 	}
@@ -72,7 +72,7 @@ func TestOutOfOrderRecordsWithinTheLatenessAreNoSilentDrop(t *testing.T) {
 
 func TestAnOutcomeAfterTheHorizonIsASilentDropThatSaysWhen(t *testing.T) {
 	r := recorder(t)
-	feed(t, r, send("m", 0, mvdsguard.ContactRequest, rt.ViaMVDS), rec(rt.KindAttempt, "m", 1), rec(rt.KindDelivered, "m", 60.5))
+	feed(t, r, send("m", 0, mvdsguard.ContactRequest, dynamic.ViaMVDS), rec(dynamic.KindAttempt, "m", 1), rec(dynamic.KindDelivered, "m", 60.5))
 	rep := r.Finish(at(61))
 	if ids(rep) != "MA2001 m" || !strings.Contains(rep.Violations[0].Message, "delivered only 1m0.5s after") {
 		t.Fatalf("%s: %+v", ids(rep), rep.Violations)
@@ -84,7 +84,7 @@ func TestAnOutcomeAfterTheHorizonIsASilentDropThatSaysWhen(t *testing.T) {
 
 func TestAMessageStillPendingWhenTheInputEndsIsOpenNotSilent(t *testing.T) {
 	r := recorder(t)
-	feed(t, r, send("m", 0, mvdsguard.ContactRequest, rt.ViaMVDS))
+	feed(t, r, send("m", 0, mvdsguard.ContactRequest, dynamic.ViaMVDS))
 	rep := r.Finish(at(30))
 	if ids(rep) != "" || flowRow(rep, "contact_request").Open != 1 || rep.State.OpenAtEnd != 1 {
 		t.Fatalf("%s %+v", ids(rep), flowRow(rep, "contact_request"))
@@ -94,11 +94,11 @@ func TestAMessageStillPendingWhenTheInputEndsIsOpenNotSilent(t *testing.T) {
 func TestOnlyCriticalAndUnplacedMVDSMessagesAreReportedSilent(t *testing.T) {
 	r := recorder(t)
 	feed(t, r,
-		send("public", 0, mvdsguard.Other, rt.ViaPublic),
-		send("sync", 0, mvdsguard.Other, rt.ViaMVDS),
-		send("unplaced-outside", 0, 0, rt.ViaOther),
-		send("unplaced-mvds", 0, 0, rt.ViaMVDS),
-		send("cr-outside", 0, mvdsguard.ContactRequest, rt.ViaPrivate),
+		send("public", 0, mvdsguard.Other, dynamic.ViaPublic),
+		send("sync", 0, mvdsguard.Other, dynamic.ViaMVDS),
+		send("unplaced-outside", 0, 0, dynamic.ViaOther),
+		send("unplaced-mvds", 0, 0, dynamic.ViaMVDS),
+		send("cr-outside", 0, mvdsguard.ContactRequest, dynamic.ViaPrivate),
 	)
 	rep := r.Finish(at(120))
 	// cr-outside is reported as sent outside MVDS, not again as silent.
@@ -112,8 +112,8 @@ func TestOnlyCriticalAndUnplacedMVDSMessagesAreReportedSilent(t *testing.T) {
 
 func TestALateRecordForAFinishedMessageIsNotANewMessage(t *testing.T) {
 	r := recorder(t)
-	feed(t, r, send("m", 0, mvdsguard.OneToOne, rt.ViaMVDS), rec(rt.KindDelivered, "m", 1),
-		rec(rt.KindAttempt, "m", 2), rec(rt.KindDelivered, "m", 3))
+	feed(t, r, send("m", 0, mvdsguard.OneToOne, dynamic.ViaMVDS), rec(dynamic.KindDelivered, "m", 1),
+		rec(dynamic.KindAttempt, "m", 2), rec(dynamic.KindDelivered, "m", 3))
 	rep := r.Finish(at(300))
 	if ids(rep) != "" || flowRow(rep, "one_to_one").Messages != 1 || rep.State.AfterOutcome != 2 {
 		t.Fatalf("%s %+v after-outcome %d", ids(rep), flowRow(rep, "one_to_one"), rep.State.AfterOutcome)
@@ -122,9 +122,9 @@ func TestALateRecordForAFinishedMessageIsNotANewMessage(t *testing.T) {
 
 func TestATypedSendPlacesAMessageFirstSeenInADatasyncPacket(t *testing.T) {
 	r := recorder(t)
-	a := rec(rt.KindAttempt, "m", 0)
-	a.Via = rt.ViaMVDS
-	s := send("m", 1, 0, rt.ViaPrivate)
+	a := rec(dynamic.KindAttempt, "m", 0)
+	a.Via = dynamic.ViaMVDS
+	s := send("m", 1, 0, dynamic.ViaPrivate)
 	s.Type = "ACCEPT_CONTACT_REQUEST"
 	feed(t, r, a, s)
 	rep := r.Finish(at(2))
@@ -138,18 +138,18 @@ func TestATypedSendPlacesAMessageFirstSeenInADatasyncPacket(t *testing.T) {
 }
 
 func TestAReconnectNeedsAnAttemptOfAMessagePendingBeforeIt(t *testing.T) {
-	pendingThenReconnect := []rt.Record{send("old", 0, mvdsguard.ContactRequest, rt.ViaMVDS), online(1, true), online(2, false), online(5, true)}
+	pendingThenReconnect := []dynamic.Record{send("old", 0, mvdsguard.ContactRequest, dynamic.ViaMVDS), online(1, true), online(2, false), online(5, true)}
 	cases := []struct {
 		name  string
-		after []rt.Record
+		after []dynamic.Record
 		want  string
 	}{
 		{"nothing follows", nil, "MA2002"},
-		{"the old message is attempted", []rt.Record{rec(rt.KindAttempt, "old", 6)}, ""},
-		{"the old message is attempted too late", []rt.Record{rec(rt.KindAttempt, "old", 15.5)}, "MA2002"},
-		{"only a new message is attempted", []rt.Record{send("new", 6, mvdsguard.ContactRequest, rt.ViaMVDS), rec(rt.KindAttempt, "new", 6)}, "MA2002"},
-		{"the old message is delivered anyway", []rt.Record{rec(rt.KindDelivered, "old", 6)}, ""},
-		{"the device goes offline again", []rt.Record{online(8, false)}, ""},
+		{"the old message is attempted", []dynamic.Record{rec(dynamic.KindAttempt, "old", 6)}, ""},
+		{"the old message is attempted too late", []dynamic.Record{rec(dynamic.KindAttempt, "old", 15.5)}, "MA2002"},
+		{"only a new message is attempted", []dynamic.Record{send("new", 6, mvdsguard.ContactRequest, dynamic.ViaMVDS), rec(dynamic.KindAttempt, "new", 6)}, "MA2002"},
+		{"the old message is delivered anyway", []dynamic.Record{rec(dynamic.KindDelivered, "old", 6)}, ""},
+		{"the device goes offline again", []dynamic.Record{online(8, false)}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -166,7 +166,7 @@ func TestAReconnectNeedsAnAttemptOfAMessagePendingBeforeIt(t *testing.T) {
 
 func TestAWakeIsAReconnectButTheFirstKnownStateIsNot(t *testing.T) {
 	r := recorder(t)
-	feed(t, r, send("m", 0, mvdsguard.ContactRequest, rt.ViaMVDS), online(1, true))
+	feed(t, r, send("m", 0, mvdsguard.ContactRequest, dynamic.ViaMVDS), online(1, true))
 	wake := online(20, true)
 	wake.Wake = true
 	feed(t, r, wake)
@@ -178,7 +178,7 @@ func TestAWakeIsAReconnectButTheFirstKnownStateIsNot(t *testing.T) {
 
 func TestReconnectsOfOneNodeDoNotConcernAnother(t *testing.T) {
 	r := recorder(t)
-	m := send("m", 0, mvdsguard.ContactRequest, rt.ViaMVDS)
+	m := send("m", 0, mvdsguard.ContactRequest, dynamic.ViaMVDS)
 	m.Node = "alice"
 	off, on := online(1, false), online(2, true)
 	off.Node, on.Node = "bob", "bob"
@@ -189,23 +189,23 @@ func TestReconnectsOfOneNodeDoNotConcernAnother(t *testing.T) {
 }
 
 func TestAFailureWithoutAnAttemptIsReportedWhereverTheCountComesFrom(t *testing.T) {
-	withCount := func(id string, n int) rt.Record {
-		f := rec(rt.KindFailed, id, 30)
+	withCount := func(id string, n int) dynamic.Record {
+		f := rec(dynamic.KindFailed, id, 30)
 		f.Attempts = n
 		return f
 	}
 	r := recorder(t)
 	feed(t, r,
 		// The round started in the input and nothing was attempted.
-		send("seen-untried", 0, mvdsguard.OneToOne, rt.ViaMVDS), rec(rt.KindFailed, "seen-untried", 30),
+		send("seen-untried", 0, mvdsguard.OneToOne, dynamic.ViaMVDS), rec(dynamic.KindFailed, "seen-untried", 30),
 		// The round started in the input and was attempted.
-		send("seen-tried", 0, mvdsguard.OneToOne, rt.ViaMVDS), rec(rt.KindAttempt, "seen-tried", 1), rec(rt.KindFailed, "seen-tried", 30),
+		send("seen-tried", 0, mvdsguard.OneToOne, dynamic.ViaMVDS), rec(dynamic.KindAttempt, "seen-tried", 1), rec(dynamic.KindFailed, "seen-tried", 30),
 		// Sent before the input began: only the failure's count can tell.
-		withCount("before-untried", 0), withCount("before-tried", 4), rec(rt.KindFailed, "before-unknown", 30),
+		withCount("before-untried", 0), withCount("before-tried", 4), rec(dynamic.KindFailed, "before-unknown", 30),
 		// A retry after a failure starts a round that must be attempted too.
-		send("retried", 0, mvdsguard.OneToOne, rt.ViaMVDS), rec(rt.KindAttempt, "retried", 1), withCount("retried", 1),
+		send("retried", 0, mvdsguard.OneToOne, dynamic.ViaMVDS), rec(dynamic.KindAttempt, "retried", 1), withCount("retried", 1),
 	)
-	retry := rec(rt.KindRescheduled, "retried", 31)
+	retry := rec(dynamic.KindRescheduled, "retried", 31)
 	retry.Reason = "user_retry"
 	feed(t, r, retry, withCount("retried", 1))
 	rep := r.Finish(at(40))
@@ -219,8 +219,8 @@ func TestAFailureWithoutAnAttemptIsReportedWhereverTheCountComesFrom(t *testing.
 
 func TestADuplicateReceiptIsReportedOnceAndOnlyWithinTheHorizon(t *testing.T) {
 	r := recorder(t)
-	receipt := func(id, node string, sec float64) rt.Record {
-		x := rec(rt.KindReceipt, id, sec)
+	receipt := func(id, node string, sec float64) dynamic.Record {
+		x := rec(dynamic.KindReceipt, id, sec)
 		x.Node = node
 		return x
 	}
@@ -239,13 +239,13 @@ func TestADuplicateReceiptIsReportedOnceAndOnlyWithinTheHorizon(t *testing.T) {
 }
 
 func TestSeverityAndTheListingLimitShapeTheReport(t *testing.T) {
-	r := recorder(t, func(c *rt.Config) {
-		c.Severity = map[string]rule.Severity{rt.NotMVDS: rule.SeverityWarning, rt.SilentDrop: rule.SeverityOff}
+	r := recorder(t, func(c *dynamic.Config) {
+		c.Severity = map[string]rule.Severity{dynamic.NotMVDS: rule.SeverityWarning, dynamic.SilentDrop: rule.SeverityOff}
 		c.Limits.Violations = 2
 	})
 	for i := 0; i < 5; i++ {
-		feed(t, r, send(fmt.Sprint("cr-", i), float64(i), mvdsguard.ContactRequest, rt.ViaCommunity),
-			send(fmt.Sprint("lost-", i), float64(i), mvdsguard.ContactRequest, rt.ViaMVDS))
+		feed(t, r, send(fmt.Sprint("cr-", i), float64(i), mvdsguard.ContactRequest, dynamic.ViaCommunity),
+			send(fmt.Sprint("lost-", i), float64(i), mvdsguard.ContactRequest, dynamic.ViaMVDS))
 	}
 	rep := r.Finish(at(300))
 	errs, warns, _ := rep.Counts()
@@ -253,10 +253,10 @@ func TestSeverityAndTheListingLimitShapeTheReport(t *testing.T) {
 		t.Fatalf("errors %d warnings %d listed %d", errs, warns, len(rep.Violations))
 	}
 	for _, c := range rep.Checks {
-		if c.ID == rt.NotMVDS && (c.Violations != 5 || c.Listed != 2 || c.Severity != rule.SeverityWarning) {
+		if c.ID == dynamic.NotMVDS && (c.Violations != 5 || c.Listed != 2 || c.Severity != rule.SeverityWarning) {
 			t.Fatalf("%+v", c)
 		}
-		if c.ID == rt.SilentDrop && c.Violations != 0 {
+		if c.ID == dynamic.SilentDrop && c.Violations != 0 {
 			t.Fatalf("a check turned off still counted: %+v", c)
 		}
 	}
@@ -264,7 +264,7 @@ func TestSeverityAndTheListingLimitShapeTheReport(t *testing.T) {
 
 func TestInvalidRecordsAreRejectedAndCounted(t *testing.T) {
 	r := recorder(t)
-	for _, x := range []rt.Record{{}, {Kind: rt.KindSend, At: t0}, {Kind: rt.KindConnectivity}, {Kind: rt.Kind(99), At: t0, ID: "x"}} {
+	for _, x := range []dynamic.Record{{}, {Kind: dynamic.KindSend, At: t0}, {Kind: dynamic.KindConnectivity}, {Kind: dynamic.Kind(99), At: t0, ID: "x"}} {
 		if err := r.Add(x); err == nil {
 			t.Fatalf("%+v accepted", x)
 		}
@@ -277,16 +277,16 @@ func TestInvalidRecordsAreRejectedAndCounted(t *testing.T) {
 	if n != 4 {
 		t.Fatalf("rejected %v", rep.State.Rejected)
 	}
-	if err := r.Add(send("m", 0, mvdsguard.OneToOne, rt.ViaMVDS)); err != rt.ErrFinished {
+	if err := r.Add(send("m", 0, mvdsguard.OneToOne, dynamic.ViaMVDS)); err != dynamic.ErrFinished {
 		t.Fatalf("Add after Finish: %v", err)
 	}
 }
 
 func TestTheOpenMessageLimitBoundsMemoryAndIsReported(t *testing.T) {
 	const limit = 1000
-	r := recorder(t, func(c *rt.Config) { c.Limits.Open = limit; c.Horizon = time.Hour })
+	r := recorder(t, func(c *dynamic.Config) { c.Limits.Open = limit; c.Horizon = time.Hour })
 	for i := 0; i < 20*limit; i++ {
-		feed(t, r, send(fmt.Sprint("m-", i), float64(i)/1000, mvdsguard.OneToOne, rt.ViaMVDS))
+		feed(t, r, send(fmt.Sprint("m-", i), float64(i)/1000, mvdsguard.OneToOne, dynamic.ViaMVDS))
 	}
 	rep := r.Finish(at(30))
 	if rep.State.PeakOpen != limit || rep.State.Evicted != 19*limit || flowRow(rep, "one_to_one").Evicted != 19*limit {
@@ -299,42 +299,42 @@ func TestTheOpenMessageLimitBoundsMemoryAndIsReported(t *testing.T) {
 // longest evidence, which with the default limits bounds the Recorder.
 func TestMemoryPerEntry(t *testing.T) {
 	const n = 20000
-	long := strings.Repeat("x", rt.MaxEvidence)
-	measure := func(what string, limit float64, fill func(r *rt.Recorder, i int)) {
+	long := strings.Repeat("x", dynamic.MaxEvidence)
+	measure := func(what string, limit float64, fill func(r *dynamic.Recorder, i int)) {
 		t.Helper()
-		var before, after goruntime.MemStats
-		goruntime.GC()
-		goruntime.ReadMemStats(&before)
-		r := recorder(t, func(c *rt.Config) { c.Horizon = time.Hour })
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		r := recorder(t, func(c *dynamic.Config) { c.Horizon = time.Hour })
 		for i := 0; i < n; i++ {
 			fill(r, i)
 		}
-		goruntime.GC()
-		goruntime.ReadMemStats(&after)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
 		per := float64(after.HeapAlloc-before.HeapAlloc) / n
 		t.Logf("%s: %.0f bytes of heap each", what, per)
 		if per > limit {
 			t.Errorf("%s: %.0f bytes each; docs/runtime-audit.md promises at most %.0f", what, per, limit)
 		}
-		goruntime.KeepAlive(r)
+		runtime.KeepAlive(r)
 	}
-	msg := func(i int, kind rt.Kind) rt.Record {
+	msg := func(i int, kind dynamic.Kind) dynamic.Record {
 		x := rec(kind, fmt.Sprintf("0x%064x", i), 1)
 		x.Node = "alice-1"
-		x.Evidence.Text = rt.Clip(long + fmt.Sprint(i, kind)) // a distinct string per record
+		x.Evidence.Text = dynamic.Clip(long + fmt.Sprint(i, kind)) // a distinct string per record
 		return x
 	}
-	measure("open message", 1500, func(r *rt.Recorder, i int) {
-		s := msg(i, rt.KindSend)
-		s.Via, s.Flow = rt.ViaMVDS, mvdsguard.OneToOne
-		feed(t, r, s, msg(i, rt.KindAttempt))
+	measure("open message", 1500, func(r *dynamic.Recorder, i int) {
+		s := msg(i, dynamic.KindSend)
+		s.Via, s.Flow = dynamic.ViaMVDS, mvdsguard.OneToOne
+		feed(t, r, s, msg(i, dynamic.KindAttempt))
 	})
-	measure("finished message", 500, func(r *rt.Recorder, i int) {
-		s := msg(i, rt.KindSend)
-		s.Via, s.Flow = rt.ViaMVDS, mvdsguard.OneToOne
-		feed(t, r, s, msg(i, rt.KindAttempt), msg(i, rt.KindDelivered))
+	measure("finished message", 500, func(r *dynamic.Recorder, i int) {
+		s := msg(i, dynamic.KindSend)
+		s.Via, s.Flow = dynamic.ViaMVDS, mvdsguard.OneToOne
+		feed(t, r, s, msg(i, dynamic.KindAttempt), msg(i, dynamic.KindDelivered))
 	})
-	measure("receipt", 800, func(r *rt.Recorder, i int) { feed(t, r, msg(i, rt.KindReceipt)) })
+	measure("receipt", 800, func(r *dynamic.Recorder, i int) { feed(t, r, msg(i, dynamic.KindReceipt)) })
 }
 
 func TestTheRecorderTakesRecordsFromManyGoroutines(t *testing.T) {
@@ -346,8 +346,8 @@ func TestTheRecorderTakesRecordsFromManyGoroutines(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 200; i++ {
 				id := fmt.Sprintf("g%d-%d", g, i)
-				_ = r.Add(send(id, float64(i)/100, mvdsguard.OneToOne, rt.ViaMVDS))
-				_ = r.Add(rec(rt.KindDelivered, id, float64(i)/100+0.5))
+				_ = r.Add(send(id, float64(i)/100, mvdsguard.OneToOne, dynamic.ViaMVDS))
+				_ = r.Add(rec(dynamic.KindDelivered, id, float64(i)/100+0.5))
 				r.Advance(at(float64(i) / 100))
 			}
 		}()

@@ -1,4 +1,4 @@
-package runtime
+package dynamic
 
 import (
 	"container/heap"

@@ -16,8 +16,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/mvdsguard/mvdsguard"
-	"github.com/mvdsguard/mvdsguard/audit/runtime"
-	"github.com/mvdsguard/mvdsguard/audit/runtime/live"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic/live"
 	"github.com/mvdsguard/mvdsguard/internal/wait"
 	"github.com/mvdsguard/mvdsguard/mvds"
 	"github.com/mvdsguard/mvdsguard/mvds/memtransport"
@@ -45,7 +45,7 @@ func fast(attempts int) retry.Policy {
 
 // setup says how a world is built.
 type setup struct {
-	cfg func(*runtime.Config)
+	cfg func(*dynamic.Config)
 	// unwired: the application tells the Guard only that the device went
 	// offline, never that it came back (the recorder still sees both).
 	unwired  bool
@@ -65,7 +65,7 @@ type world struct {
 	toGuard  *retry.Manual // what the unwired application tells the Guard
 	conn     *live.ConnectivityRecorder
 	ga, gb   *retry.Guard
-	rec      *runtime.Recorder
+	rec      *dynamic.Recorder
 	watchA   *live.Watcher
 	received *inbox
 }
@@ -78,14 +78,14 @@ type inbox struct {
 
 func newWorld(t testing.TB, s setup) *world {
 	t.Helper()
-	cfg := runtime.DefaultConfig()
+	cfg := dynamic.DefaultConfig()
 	cfg.Horizon = 20 * time.Second
 	cfg.ReconnectWithin = time.Second
 	cfg.Lateness = 20 * time.Millisecond
 	if s.cfg != nil {
 		s.cfg(&cfg)
 	}
-	rec, err := runtime.NewRecorder(cfg)
+	rec, err := dynamic.NewRecorder(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,13 +194,13 @@ func (w *world) sync() {
 }
 
 // finish records everything so far and judges the run as of now.
-func (w *world) finish() *runtime.Report {
+func (w *world) finish() *dynamic.Report {
 	w.t.Helper()
 	w.sync()
 	return w.rec.Finish(time.Now())
 }
 
-func verdicts(rep *runtime.Report) []string {
+func verdicts(rep *dynamic.Report) []string {
 	var out []string
 	for _, v := range rep.Violations {
 		out = append(out, strings.Join(strings.Fields(v.Check+" "+v.Node+" "+v.ID), " "))
@@ -209,7 +209,7 @@ func verdicts(rep *runtime.Report) []string {
 	return out
 }
 
-func expect(t *testing.T, rep *runtime.Report, want ...string) {
+func expect(t *testing.T, rep *dynamic.Report, want ...string) {
 	t.Helper()
 	sort.Strings(want)
 	if got := verdicts(rep); strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -221,13 +221,13 @@ func expect(t *testing.T, rep *runtime.Report, want ...string) {
 	}
 }
 
-func flow(rep *runtime.Report, f mvdsguard.Flow) runtime.FlowCounts {
+func flow(rep *dynamic.Report, f mvdsguard.Flow) dynamic.FlowCounts {
 	for _, c := range rep.Flows {
 		if c.Flow == f {
 			return c
 		}
 	}
-	return runtime.FlowCounts{}
+	return dynamic.FlowCounts{}
 }
 
 func eventually(t testing.TB, what string, cond func() bool) {
@@ -278,9 +278,9 @@ func TestAJoinRequestTheApplicationSentItselfIsReportedAsOutsideMVDS(t *testing.
 	w.send("cr-1", "cr-1", mvdsguard.ContactRequest, retry.Control)
 	// The application published the request on the community topic
 	// itself, beside the Guard.
-	live.Sent(w.rec, "alice", "join-1", mvdsguard.JoinRequest, runtime.ViaCommunity)
+	live.Sent(w.rec, "alice", "join-1", mvdsguard.JoinRequest, dynamic.ViaCommunity)
 	// A public chat message outside MVDS is no violation.
-	live.Sent(w.rec, "alice", "pub-1", mvdsguard.Other, runtime.ViaPublic)
+	live.Sent(w.rec, "alice", "pub-1", mvdsguard.Other, dynamic.ViaPublic)
 	eventually(t, "the contact request delivered", func() bool { return w.status("cr-1").Status == mvdsguard.Delivered })
 	rep := w.finish()
 	expect(t, rep, "MA1001 alice join-1")
@@ -296,7 +296,7 @@ func TestAJoinRequestTheApplicationSentItselfIsReportedAsOutsideMVDS(t *testing.
 func TestARequestToAnUnreachablePeerIsASilentDropOnceTheHorizonPasses(t *testing.T) {
 	horizon := 400 * time.Millisecond
 	w := newWorld(t, setup{
-		cfg:   func(c *runtime.Config) { c.Horizon = horizon },
+		cfg:   func(c *dynamic.Config) { c.Horizon = horizon },
 		optsA: []retry.Option{retry.WithPolicy(mvdsguard.ContactRequest, retry.Control, fast(0))},
 	})
 	w.net.Partition(w.a, w.b)
@@ -344,7 +344,7 @@ func TestARetryAfterAFailureStartsANewRoundThatCanBeDelivered(t *testing.T) {
 
 func TestAGuardThatIsNotToldOfTheReconnectIsReported(t *testing.T) {
 	within := 300 * time.Millisecond
-	w := newWorld(t, setup{unwired: true, cfg: func(c *runtime.Config) { c.ReconnectWithin = within }})
+	w := newWorld(t, setup{unwired: true, cfg: func(c *dynamic.Config) { c.ReconnectWithin = within }})
 	w.offline()
 	w.send("cr-1", "cr-1", mvdsguard.ContactRequest, retry.Control)
 	w.sync()
@@ -363,7 +363,7 @@ func TestAGuardThatIsNotToldOfTheReconnectIsReported(t *testing.T) {
 
 func TestAGuardToldOfTheReconnectRetriesAtOnce(t *testing.T) {
 	within := time.Second
-	w := newWorld(t, setup{cfg: func(c *runtime.Config) { c.ReconnectWithin = within },
+	w := newWorld(t, setup{cfg: func(c *dynamic.Config) { c.ReconnectWithin = within },
 		optsA: []retry.Option{retry.WithPolicy(mvdsguard.ContactRequest, retry.Control, retry.Policy{Initial: time.Minute, Max: time.Hour, Multiplier: 2})}})
 	w.offline()
 	w.send("cr-1", "cr-1", mvdsguard.ContactRequest, retry.Control)

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/mvdsguard/mvdsguard"
-	"github.com/mvdsguard/mvdsguard/audit/runtime"
-	"github.com/mvdsguard/mvdsguard/audit/runtime/report"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic/report"
 	"github.com/mvdsguard/mvdsguard/audit/static/rule"
 )
 
@@ -18,23 +18,23 @@ var t0 = time.Date(2024, 10, 23, 14, 0, 0, 0, time.UTC)
 
 // sample builds a report from records: one violation of MA1001 (shown as a
 // warning), two of MA2001 of which one is listed, and an input with damage.
-func sample(t *testing.T) *runtime.Report {
+func sample(t *testing.T) *dynamic.Report {
 	t.Helper()
-	cfg := runtime.DefaultConfig()
+	cfg := dynamic.DefaultConfig()
 	cfg.Horizon = time.Minute
 	cfg.Limits.Violations = 1
-	cfg.Severity = map[string]rule.Severity{runtime.NotMVDS: rule.SeverityWarning}
-	r, err := runtime.NewRecorder(cfg)
+	cfg.Severity = map[string]rule.Severity{dynamic.NotMVDS: rule.SeverityWarning}
+	r, err := dynamic.NewRecorder(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := func(line int64, text string) runtime.Evidence {
-		return runtime.Evidence{Input: "node.log", Line: line, Text: text}
+	ev := func(line int64, text string) dynamic.Evidence {
+		return dynamic.Evidence{Input: "node.log", Line: line, Text: text}
 	}
-	for _, x := range []runtime.Record{
-		{Kind: runtime.KindSend, At: t0, Node: "alice", ID: "join-1", Flow: mvdsguard.JoinRequest, Via: runtime.ViaCommunity, Attempts: -1, Evidence: ev(3, "sent join-1 <&> \"quoted\"")},
-		{Kind: runtime.KindSend, At: t0, Node: "alice", ID: "cr-1", Flow: mvdsguard.ContactRequest, Via: runtime.ViaMVDS, Attempts: -1, Evidence: ev(4, "scheduled cr-1")},
-		{Kind: runtime.KindSend, At: t0, Node: "alice", ID: "cr-2", Flow: mvdsguard.ContactRequest, Via: runtime.ViaMVDS, Attempts: -1, Evidence: ev(5, "scheduled cr-2 \x01")},
+	for _, x := range []dynamic.Record{
+		{Kind: dynamic.KindSend, At: t0, Node: "alice", ID: "join-1", Flow: mvdsguard.JoinRequest, Via: dynamic.ViaCommunity, Attempts: -1, Evidence: ev(3, "sent join-1 <&> \"quoted\"")},
+		{Kind: dynamic.KindSend, At: t0, Node: "alice", ID: "cr-1", Flow: mvdsguard.ContactRequest, Via: dynamic.ViaMVDS, Attempts: -1, Evidence: ev(4, "scheduled cr-1")},
+		{Kind: dynamic.KindSend, At: t0, Node: "alice", ID: "cr-2", Flow: mvdsguard.ContactRequest, Via: dynamic.ViaMVDS, Attempts: -1, Evidence: ev(5, "scheduled cr-2 \x01")},
 	} {
 		if err := r.Add(x); err != nil {
 			t.Fatal(err)
@@ -42,9 +42,9 @@ func sample(t *testing.T) *runtime.Report {
 	}
 	rep := r.Finish(t0.Add(2 * time.Minute))
 	rep.Tool, rep.Version = "mvdsaudit", "test"
-	rep.Inputs = []*runtime.InputStats{{Name: "node.log", Lines: 10, Bytes: 2048, StatusGo: map[string]int64{"geth": 7},
-		Used: 3, Unread: map[string]int64{runtime.UnreadBinary: 1, runtime.UnreadMalformed: 2},
-		Samples: []runtime.LineSample{{Line: 9, Reason: runtime.UnreadBinary, Detail: "not text", Text: `"\x00"`}}, Sources: []string{"alice"}}}
+	rep.Inputs = []*dynamic.InputStats{{Name: "node.log", Lines: 10, Bytes: 2048, StatusGo: map[string]int64{"geth": 7},
+		Used: 3, Unread: map[string]int64{dynamic.UnreadBinary: 1, dynamic.UnreadMalformed: 2},
+		Samples: []dynamic.LineSample{{Line: 9, Reason: dynamic.UnreadBinary, Detail: "not text", Text: `"\x00"`}}, Sources: []string{"alice"}}}
 	return rep
 }
 
@@ -159,7 +159,7 @@ func TestJUnitIsWellFormedAndFailsOnErrorsOnly(t *testing.T) {
 }
 
 func TestSummaryLine(t *testing.T) {
-	if s := report.Summary(&runtime.Report{}); s != "no violations" {
+	if s := report.Summary(&dynamic.Report{}); s != "no violations" {
 		t.Fatal(s)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/mvdsguard/mvdsguard/audit/runtime/internal/logwriter"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic/internal/logwriter"
 )
 
 // workload writes a status-go debug log of about size bytes in format f: the

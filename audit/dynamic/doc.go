@@ -1,4 +1,4 @@
-// Package runtime is the runtime audit: it judges what actually happened to
+// Package dynamic is the runtime audit (`mvdsaudit runtime`): it judges what actually happened to
 // critical direct messages — from the enforcement layer's events, from a
 // neutral JSON Lines record format any application or QA harness can write,
 // and from status-go's own logs — with the checks the static audit cannot
@@ -12,12 +12,11 @@
 // Recorder that keeps the bounded per-message state and runs the checks, the
 // Reader that streams a file of mixed status-go log lines and records into a
 // Recorder, and the Report they produce. Message types, content types and
-// flows come from audit/statusgo; log formats from audit/runtime/statusgolog;
-// capturing a live Guard is audit/runtime/live; rendering reports is
-// audit/runtime/report.
+// flows come from the core's statusgo package; log formats from
+// audit/dynamic/statusgolog; capturing a live Guard is audit/dynamic/live;
+// rendering reports is audit/dynamic/report.
 //
 // It must not know how a Guard, mvds or a transport work: live traffic
-// reaches it as records. Within this package the name runtime is this
-// package; the standard library's is imported under another name where
-// needed.
-package runtime
+// reaches it as records. It pairs with audit/static, which judges the same
+// messages from source code.
+package dynamic

@@ -1,4 +1,4 @@
-package runtime_test
+package dynamic_test
 
 import (
 	"bytes"
@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	rt "github.com/mvdsguard/mvdsguard/audit/runtime"
-	"github.com/mvdsguard/mvdsguard/audit/runtime/internal/logwriter"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic/internal/logwriter"
 )
 
 // BenchmarkRead reads 16 MiB of status-go debug log in each format from
@@ -37,17 +37,17 @@ func BenchmarkRead(b *testing.B) {
 				}
 			}
 			data := buf.Bytes()
-			cfg := rt.DefaultConfig()
+			cfg := dynamic.DefaultConfig()
 			cfg.Year = 2024
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				rec, err := rt.NewRecorder(cfg)
+				rec, err := dynamic.NewRecorder(cfg)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := rt.Read(context.Background(), bytes.NewReader(data), "bench", rec); err != nil {
+				if _, err := dynamic.Read(context.Background(), bytes.NewReader(data), "bench", rec); err != nil {
 					b.Fatal(err)
 				}
 				rec.Finish(rec.Clock())
