@@ -6,12 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/mvdsguard/mvdsguard"
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
@@ -94,8 +93,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("limits %+v must all be at least 1", c.Limits)
 	}
 	for id := range c.Severity {
-		if _, ok := CheckByID(id); !ok {
-			return fmt.Errorf("severity for unknown check %q (want one of %s)", id, strings.Join(CheckIDs(), ", "))
+		if _, ok := rule.Runtime.Lookup(id); !ok {
+			return fmt.Errorf("severity for unknown check %q (want one of %s)", id, strings.Join(rule.Runtime.IDs(), ", "))
 		}
 	}
 	return nil
@@ -215,14 +214,4 @@ func ParseConfig(data []byte) (Config, error) {
 		}
 	}
 	return c, c.Validate()
-}
-
-// CheckIDs lists the check ids in order.
-func CheckIDs() []string {
-	ids := make([]string, len(checks))
-	for i, c := range checks {
-		ids[i] = c.ID
-	}
-	sort.Strings(ids)
-	return ids
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mvdsguard/mvdsguard/audit/dynamic"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic/internal/logwriter"
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated fixtures in fixtures/logs")
@@ -261,7 +262,7 @@ func TestReconnectVerdictNamesTheReconnectAndThePendingMessage(t *testing.T) {
 	s := logwriter.NewSession(logwriter.Current, 1, 0)
 	rep := audit(t, "geth-2024.log")
 	for _, v := range rep.Violations {
-		if v.Check != dynamic.NoRetryAfterReconnect {
+		if v.Check != rule.NoRetryAfterReconnect {
 			continue
 		}
 		if !v.At.Equal(s.Reconnect.Add(30*time.Second)) || len(v.Evidence) != 2 ||

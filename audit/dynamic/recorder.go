@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mvdsguard/mvdsguard"
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
@@ -132,7 +132,7 @@ func NewRecorder(cfg Config) (*Recorder, error) {
 		violations: map[string]*checkState{},
 		types:      map[string]typeInfo{},
 	}
-	for _, c := range checks {
+	for _, c := range rule.Runtime.Rules() {
 		r.severity[c.ID] = c.Severity
 		if s, ok := cfg.Severity[c.ID]; ok {
 			r.severity[c.ID] = s
@@ -521,7 +521,7 @@ func (r *Recorder) transmitted(m *message, rec Record) {
 		}
 		msg := fmt.Sprintf("%s message %s (%s)%s was sent %s, not through MVDS: if this transmission is lost, nothing retransmits it until the peer acknowledges",
 			m.flow, shortID(m.key.id), typ, toPeers(rec), rec.Via.describe())
-		r.report(NotMVDS, m.key, m.flow, rec.At, msg, rec.Evidence)
+		r.report(rule.NotMVDS, m.key, m.flow, rec.At, msg, rec.Evidence)
 	}
 }
 
@@ -564,7 +564,7 @@ func (r *Recorder) outcome(rec Record, out outcome) {
 			if m.first != rec.Evidence {
 				ev = append(ev, rec.Evidence)
 			}
-			r.report(FailedUntried, k, m.flow, rec.At, msg, ev...)
+			r.report(rule.FailedUntried, k, m.flow, rec.At, msg, ev...)
 		}
 	}
 	m.last = rec.Evidence
@@ -633,7 +633,7 @@ func (r *Recorder) silent(m *message, late *Record) {
 			ev = append(ev, m.last)
 		}
 	}
-	r.report(SilentDrop, m.key, m.flow, m.deadline, msg, ev...)
+	r.report(rule.SilentDrop, m.key, m.flow, m.deadline, msg, ev...)
 }
 
 func (r *Recorder) rescheduled(rec Record) {
@@ -713,10 +713,10 @@ func (r *Recorder) judgeWatches(cutoff time.Time) {
 			msg := fmt.Sprintf("%sreconnected with %d message(s) pending through MVDS, and none was attempted within %s",
 				nodePrefix(name), w.pending, r.cfg.ReconnectWithin)
 			ev := []Evidence{w.evidence}
-			if r.listing(NoRetryAfterReconnect) {
+			if r.listing(rule.NoRetryAfterReconnect) {
 				ev = append(ev, r.pendingExamples(name, w.at, 2)...)
 			}
-			r.report(NoRetryAfterReconnect, msgKey{node: name}, 0, w.deadline, msg, ev...)
+			r.report(rule.NoRetryAfterReconnect, msgKey{node: name}, 0, w.deadline, msg, ev...)
 		}
 		clear(n.watches[len(kept):])
 		n.watches = kept
@@ -753,7 +753,7 @@ func (r *Recorder) receipt(rec Record) {
 		if c.count == 2 {
 			msg := fmt.Sprintf("%sapplication was handed message %s a second time, %s after the first",
 				nodePrefix(rec.Node), shortID(rec.ID), roundDur(rec.At.Sub(c.at)))
-			r.report(DuplicateReceipt, k, 0, rec.At, msg, c.first, rec.Evidence)
+			r.report(rule.DuplicateReceipt, k, 0, rec.At, msg, c.first, rec.Evidence)
 		}
 		return
 	}
@@ -786,7 +786,7 @@ func (r *Recorder) report(id string, k msgKey, f mvdsguard.Flow, at time.Time, m
 	if len(cs.listed) >= r.cfg.Limits.Violations {
 		return
 	}
-	c, _ := CheckByID(id)
+	c, _ := rule.Lookup(id)
 	v := Violation{Check: id, Name: c.Name, Severity: sev, Message: msg, Node: k.node, ID: k.id, At: at, Evidence: ev, flow: f}
 	if f != 0 {
 		v.Flow = f.String()
@@ -845,7 +845,7 @@ func (r *Recorder) build() *Report {
 		fc.Name = flowName(f)
 		rep.Flows = append(rep.Flows, fc)
 	}
-	for _, c := range checks {
+	for _, c := range rule.Runtime.Rules() {
 		cs := r.violations[c.ID]
 		rep.Checks = append(rep.Checks, CheckSummary{ID: c.ID, Name: c.Name, Title: c.Title, Severity: r.severity[c.ID],
 			Violations: cs.count, Listed: len(cs.listed)})

@@ -10,7 +10,7 @@ import (
 
 	"github.com/mvdsguard/mvdsguard"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic"
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 )
 
 // These tests feed the Recorder records by hand to pin down the edges of
@@ -240,7 +240,7 @@ func TestADuplicateReceiptIsReportedOnceAndOnlyWithinTheHorizon(t *testing.T) {
 
 func TestSeverityAndTheListingLimitShapeTheReport(t *testing.T) {
 	r := recorder(t, func(c *dynamic.Config) {
-		c.Severity = map[string]rule.Severity{dynamic.NotMVDS: rule.SeverityWarning, dynamic.SilentDrop: rule.SeverityOff}
+		c.Severity = map[string]rule.Severity{rule.NotMVDS: rule.SeverityWarning, rule.SilentDrop: rule.SeverityOff}
 		c.Limits.Violations = 2
 	})
 	for i := 0; i < 5; i++ {
@@ -253,10 +253,10 @@ func TestSeverityAndTheListingLimitShapeTheReport(t *testing.T) {
 		t.Fatalf("errors %d warnings %d listed %d", errs, warns, len(rep.Violations))
 	}
 	for _, c := range rep.Checks {
-		if c.ID == dynamic.NotMVDS && (c.Violations != 5 || c.Listed != 2 || c.Severity != rule.SeverityWarning) {
+		if c.ID == rule.NotMVDS && (c.Violations != 5 || c.Listed != 2 || c.Severity != rule.SeverityWarning) {
 			t.Fatalf("%+v", c)
 		}
-		if c.ID == dynamic.SilentDrop && c.Violations != 0 {
+		if c.ID == rule.SilentDrop && c.Violations != 0 {
 			t.Fatalf("a check turned off still counted: %+v", c)
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/mvdsguard/mvdsguard"
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 )
 
 // Report is the outcome of a run: what was read, per-flow counts, and every

@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/tools/go/analysis"
 
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 	"github.com/mvdsguard/mvdsguard/audit/static/config"
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
 	"github.com/mvdsguard/mvdsguard/audit/static/suppress"
 	"github.com/mvdsguard/mvdsguard/statusgo"
 )

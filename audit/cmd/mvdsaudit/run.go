@@ -16,12 +16,12 @@ import (
 	"runtime/pprof"
 	"strings"
 
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 	"github.com/mvdsguard/mvdsguard/audit/static"
 	"github.com/mvdsguard/mvdsguard/audit/static/baseline"
 	"github.com/mvdsguard/mvdsguard/audit/static/config"
 	"github.com/mvdsguard/mvdsguard/audit/static/driver"
 	"github.com/mvdsguard/mvdsguard/audit/static/report"
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
 )
 
 // Exit codes, stable so that CI can rely on them.

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/mvdsguard/mvdsguard/audit/dynamic"
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 )
 
 // Text writes the report for a terminal.

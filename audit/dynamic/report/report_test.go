@@ -11,7 +11,7 @@ import (
 	"github.com/mvdsguard/mvdsguard"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic/report"
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 )
 
 var t0 = time.Date(2024, 10, 23, 14, 0, 0, 0, time.UTC)
@@ -23,7 +23,7 @@ func sample(t *testing.T) *dynamic.Report {
 	cfg := dynamic.DefaultConfig()
 	cfg.Horizon = time.Minute
 	cfg.Limits.Violations = 1
-	cfg.Severity = map[string]rule.Severity{dynamic.NotMVDS: rule.SeverityWarning}
+	cfg.Severity = map[string]rule.Severity{rule.NotMVDS: rule.SeverityWarning}
 	r, err := dynamic.NewRecorder(cfg)
 	if err != nil {
 		t.Fatal(err)

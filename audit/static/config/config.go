@@ -23,7 +23,7 @@ import (
 	"strings"
 
 	"github.com/mvdsguard/mvdsguard"
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
@@ -242,8 +242,8 @@ func Parse(data []byte) (*Config, error) {
 		cfg.Ignore = append(cfg.Ignore, name)
 	}
 	for id, sevName := range f.Severity {
-		if _, ok := rule.Lookup(id); !ok {
-			errs = append(errs, fmt.Errorf("severity: unknown rule %q (want one of %s)", id, strings.Join(rule.IDs(), ", ")))
+		if _, ok := rule.Static.Lookup(id); !ok {
+			errs = append(errs, fmt.Errorf("severity: unknown rule %q (want one of %s)", id, strings.Join(rule.Static.IDs(), ", ")))
 			continue
 		}
 		sev, err := rule.ParseSeverity(sevName)
@@ -299,7 +299,7 @@ func (c *Config) SeverityOf(id string) rule.Severity {
 	if s, ok := c.Severity[id]; ok {
 		return s
 	}
-	if r, ok := rule.Lookup(id); ok {
+	if r, ok := rule.Static.Lookup(id); ok {
 		return r.Severity
 	}
 	return rule.SeverityError

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/mvdsguard/mvdsguard"
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 	"github.com/mvdsguard/mvdsguard/audit/static/config"
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
 	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
