@@ -11,10 +11,11 @@
 // The package owns the records (Record and their versioned JSON form), the
 // Recorder that keeps the bounded per-message state and runs the checks, the
 // Reader that streams a file of mixed status-go log lines and records into a
-// Recorder, and the Report they produce. Message types, content types and
-// flows come from the core's statusgo package; log formats from
-// audit/dynamic/statusgolog; capturing a live Guard is audit/dynamic/live;
-// rendering reports is audit/dynamic/report.
+// Recorder, and the Report they produce. Its settings (config.Runtime) and
+// their file format are audit/config's, its check ids audit/rule's. Message
+// types, content types and flows come from the core's statusgo package; log
+// formats from audit/dynamic/statusgolog; capturing a live Guard is
+// audit/dynamic/live; rendering reports is audit/dynamic/report.
 //
 // It must not know how a Guard, mvds or a transport work: live traffic
 // reaches it as records. It pairs with audit/static, which judges the same

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mvdsguard/mvdsguard/audit/config"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic/internal/logwriter"
 	"github.com/mvdsguard/mvdsguard/audit/rule"
@@ -175,14 +176,14 @@ func TestFixtureCorpusIsWhatTheFormatWritersProduce(t *testing.T) {
 }
 
 // audit reads one fixture with the default configuration in 2024.
-func audit(t *testing.T, name string, mutate ...func(*dynamic.Config)) *dynamic.Report {
+func audit(t *testing.T, name string, mutate ...func(*config.Runtime)) *dynamic.Report {
 	t.Helper()
 	f, err := os.Open(filepath.Join(fixtureDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	cfg := dynamic.DefaultConfig()
+	cfg := config.DefaultRuntime()
 	cfg.Year = 2024
 	for _, m := range mutate {
 		m(&cfg)
@@ -276,7 +277,7 @@ func TestReconnectVerdictNamesTheReconnectAndThePendingMessage(t *testing.T) {
 
 func TestALongerReconnectWindowAndHorizonMakeTheSessionQuietButForMVDSBypass(t *testing.T) {
 	s := logwriter.NewSession(logwriter.Current, 1, 0)
-	rep := audit(t, "geth-2024.log", func(c *dynamic.Config) {
+	rep := audit(t, "geth-2024.log", func(c *config.Runtime) {
 		c.ReconnectWithin = 3 * time.Minute
 		c.Horizon = time.Hour
 	})

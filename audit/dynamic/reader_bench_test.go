@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mvdsguard/mvdsguard/audit/config"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic/internal/logwriter"
 )
@@ -37,7 +38,7 @@ func BenchmarkRead(b *testing.B) {
 				}
 			}
 			data := buf.Bytes()
-			cfg := dynamic.DefaultConfig()
+			cfg := config.DefaultRuntime()
 			cfg.Year = 2024
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()

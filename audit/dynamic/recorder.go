@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mvdsguard/mvdsguard"
+	"github.com/mvdsguard/mvdsguard/audit/config"
 	"github.com/mvdsguard/mvdsguard/audit/rule"
 	"github.com/mvdsguard/mvdsguard/statusgo"
 )
@@ -17,12 +18,12 @@ import (
 // Recorder consumes records in arrival order and runs the checks. It keeps
 // state only for messages without an outcome (until their horizon passes),
 // for recently finished ids and recent receipts, each bounded by
-// Config.Limits, so it runs in constant memory over an input of any length.
+// config.Runtime's Limits, so it runs in constant memory over an input of any length.
 // It is safe for concurrent use: a live Guard, a connectivity source and a
 // message handler may feed it from their own goroutines.
 type Recorder struct {
 	mu       sync.Mutex
-	cfg      Config
+	cfg      config.Runtime
 	severity map[string]rule.Severity
 	done     bool
 
@@ -117,7 +118,7 @@ type typeInfo struct {
 }
 
 // NewRecorder returns a Recorder for cfg.
-func NewRecorder(cfg Config) (*Recorder, error) {
+func NewRecorder(cfg config.Runtime) (*Recorder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("runtime audit: %w", err)
 	}
@@ -133,10 +134,7 @@ func NewRecorder(cfg Config) (*Recorder, error) {
 		types:      map[string]typeInfo{},
 	}
 	for _, c := range rule.Runtime.Rules() {
-		r.severity[c.ID] = c.Severity
-		if s, ok := cfg.Severity[c.ID]; ok {
-			r.severity[c.ID] = s
-		}
+		r.severity[c.ID] = cfg.SeverityOf(c.ID)
 		r.violations[c.ID] = &checkState{}
 	}
 	r.state.Rejected = map[string]int64{}

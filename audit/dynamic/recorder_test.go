@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mvdsguard/mvdsguard"
+	"github.com/mvdsguard/mvdsguard/audit/config"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic"
 	"github.com/mvdsguard/mvdsguard/audit/rule"
 )
@@ -16,9 +17,9 @@ import (
 // These tests feed the Recorder records by hand to pin down the edges of
 // each check; the live and fixture tests show the checks on real traffic.
 
-func recorder(t testing.TB, mutate ...func(*dynamic.Config)) *dynamic.Recorder {
+func recorder(t testing.TB, mutate ...func(*config.Runtime)) *dynamic.Recorder {
 	t.Helper()
-	cfg := dynamic.DefaultConfig()
+	cfg := config.DefaultRuntime()
 	cfg.Horizon = time.Minute
 	cfg.ReconnectWithin = 10 * time.Second
 	cfg.Lateness = time.Second
@@ -239,7 +240,7 @@ func TestADuplicateReceiptIsReportedOnceAndOnlyWithinTheHorizon(t *testing.T) {
 }
 
 func TestSeverityAndTheListingLimitShapeTheReport(t *testing.T) {
-	r := recorder(t, func(c *dynamic.Config) {
+	r := recorder(t, func(c *config.Runtime) {
 		c.Severity = map[string]rule.Severity{rule.NotMVDS: rule.SeverityWarning, rule.SilentDrop: rule.SeverityOff}
 		c.Limits.Violations = 2
 	})
@@ -284,7 +285,7 @@ func TestInvalidRecordsAreRejectedAndCounted(t *testing.T) {
 
 func TestTheOpenMessageLimitBoundsMemoryAndIsReported(t *testing.T) {
 	const limit = 1000
-	r := recorder(t, func(c *dynamic.Config) { c.Limits.Open = limit; c.Horizon = time.Hour })
+	r := recorder(t, func(c *config.Runtime) { c.Limits.Open = limit; c.Horizon = time.Hour })
 	for i := 0; i < 20*limit; i++ {
 		feed(t, r, send(fmt.Sprint("m-", i), float64(i)/1000, mvdsguard.OneToOne, dynamic.ViaMVDS))
 	}
@@ -305,7 +306,7 @@ func TestMemoryPerEntry(t *testing.T) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		r := recorder(t, func(c *dynamic.Config) { c.Horizon = time.Hour })
+		r := recorder(t, func(c *config.Runtime) { c.Horizon = time.Hour })
 		for i := 0; i < n; i++ {
 			fill(r, i)
 		}

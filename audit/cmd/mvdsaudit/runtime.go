@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/mvdsguard/mvdsguard/audit/config"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic/report"
 )
@@ -58,7 +59,7 @@ func runRuntime(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mvdsaudit runtime: one input at a time, got %d (concatenate logs, each line keeps its process label)\n", fs.NArg())
 		return exitFailure
 	}
-	cfg, err := dynamic.LoadConfig(*configPath)
+	cfg, err := config.LoadRuntime(*configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "mvdsaudit runtime: %v\n", err)
 		return exitFailure

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/mvdsguard/mvdsguard"
+	"github.com/mvdsguard/mvdsguard/audit/config"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic/live"
 	"github.com/mvdsguard/mvdsguard/internal/wait"
@@ -45,7 +46,7 @@ func fast(attempts int) retry.Policy {
 
 // setup says how a world is built.
 type setup struct {
-	cfg func(*dynamic.Config)
+	cfg func(*config.Runtime)
 	// unwired: the application tells the Guard only that the device went
 	// offline, never that it came back (the recorder still sees both).
 	unwired  bool
@@ -78,7 +79,7 @@ type inbox struct {
 
 func newWorld(t testing.TB, s setup) *world {
 	t.Helper()
-	cfg := dynamic.DefaultConfig()
+	cfg := config.DefaultRuntime()
 	cfg.Horizon = 20 * time.Second
 	cfg.ReconnectWithin = time.Second
 	cfg.Lateness = 20 * time.Millisecond
@@ -296,7 +297,7 @@ func TestAJoinRequestTheApplicationSentItselfIsReportedAsOutsideMVDS(t *testing.
 func TestARequestToAnUnreachablePeerIsASilentDropOnceTheHorizonPasses(t *testing.T) {
 	horizon := 400 * time.Millisecond
 	w := newWorld(t, setup{
-		cfg:   func(c *dynamic.Config) { c.Horizon = horizon },
+		cfg:   func(c *config.Runtime) { c.Horizon = horizon },
 		optsA: []retry.Option{retry.WithPolicy(mvdsguard.ContactRequest, retry.Control, fast(0))},
 	})
 	w.net.Partition(w.a, w.b)
@@ -344,7 +345,7 @@ func TestARetryAfterAFailureStartsANewRoundThatCanBeDelivered(t *testing.T) {
 
 func TestAGuardThatIsNotToldOfTheReconnectIsReported(t *testing.T) {
 	within := 300 * time.Millisecond
-	w := newWorld(t, setup{unwired: true, cfg: func(c *dynamic.Config) { c.ReconnectWithin = within }})
+	w := newWorld(t, setup{unwired: true, cfg: func(c *config.Runtime) { c.ReconnectWithin = within }})
 	w.offline()
 	w.send("cr-1", "cr-1", mvdsguard.ContactRequest, retry.Control)
 	w.sync()
@@ -363,7 +364,7 @@ func TestAGuardThatIsNotToldOfTheReconnectIsReported(t *testing.T) {
 
 func TestAGuardToldOfTheReconnectRetriesAtOnce(t *testing.T) {
 	within := time.Second
-	w := newWorld(t, setup{cfg: func(c *dynamic.Config) { c.ReconnectWithin = within },
+	w := newWorld(t, setup{cfg: func(c *config.Runtime) { c.ReconnectWithin = within },
 		optsA: []retry.Option{retry.WithPolicy(mvdsguard.ContactRequest, retry.Control, retry.Policy{Initial: time.Minute, Max: time.Hour, Multiplier: 2})}})
 	w.offline()
 	w.send("cr-1", "cr-1", mvdsguard.ContactRequest, retry.Control)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mvdsguard/mvdsguard"
+	"github.com/mvdsguard/mvdsguard/audit/config"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic/report"
 	"github.com/mvdsguard/mvdsguard/audit/rule"
@@ -20,7 +21,7 @@ var t0 = time.Date(2024, 10, 23, 14, 0, 0, 0, time.UTC)
 // warning), two of MA2001 of which one is listed, and an input with damage.
 func sample(t *testing.T) *dynamic.Report {
 	t.Helper()
-	cfg := dynamic.DefaultConfig()
+	cfg := config.DefaultRuntime()
 	cfg.Horizon = time.Minute
 	cfg.Limits.Violations = 1
 	cfg.Severity = map[string]rule.Severity{rule.NotMVDS: rule.SeverityWarning}
