@@ -94,9 +94,10 @@ type member struct {
 // file is a configuration file being read: its name, its bytes, and the
 // problems found so far.
 type file struct {
-	name string
-	data []byte
-	errs []*Error
+	name    string
+	data    []byte
+	errs    []*Error
+	dropped int // problems past maxErrors
 	// where maps each key path seen to the position of its value, for
 	// problems found once the whole file has been applied.
 	where map[string]int64
@@ -133,12 +134,16 @@ func (f *file) err() error {
 	for i, e := range f.errs {
 		errs[i] = e
 	}
+	if f.dropped > 0 {
+		errs = append(errs, fmt.Errorf("%s: %d more problems not listed", f.name, f.dropped))
+	}
 	return errors.Join(errs...)
 }
 
 // errorf records a problem at byte offset off.
 func (f *file) errorf(off int64, key, format string, args ...any) {
 	if len(f.errs) >= maxErrors {
+		f.dropped++
 		return
 	}
 	line, col := f.lineCol(off)

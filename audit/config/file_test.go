@@ -121,3 +121,19 @@ func TestTheDocumentedExamplesAreAccepted(t *testing.T) {
 		}
 	}
 }
+
+func TestAFileWithManyProblemsSaysHowManyWereNotListed(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"version": 1, "ignore": [`)
+	for i := range 25 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`"Send"`)
+	}
+	b.WriteString("]}")
+	_, err := config.ParseStatic("audit.json", []byte(b.String()))
+	if err == nil || !strings.HasSuffix(err.Error(), "\naudit.json: 5 more problems not listed") {
+		t.Fatalf("%v; want 20 problems listed and the other 5 counted", err)
+	}
+}
