@@ -1,4 +1,4 @@
-# Static audit (audit/static, audit/cmd/mvdsaudit; the audit module): benchmark, fuzzing and a
+# Static audit (audit/static, audit/config, audit/rule, audit/cmd/mvdsaudit; the audit module): benchmark, fuzzing and a
 # convenience target for auditing a status-go checkout.
 
 BENCH_TARGETS += bench-audit
@@ -11,10 +11,10 @@ AUDIT_BENCH_RUNS ?= 3
 bench-audit:
 	cd audit && $(GO) run ./static/internal/auditbench -runs $(AUDIT_BENCH_RUNS) -doc ../docs/benchmarks.md
 
-## fuzz-audit: fuzz the audit's parsers (configuration, suppression directives, baseline) for
-## FUZZTIME each. Their seeds under testdata/fuzz run with every `make test`.
+## fuzz-audit: fuzz the audit module's parsers (both audits' configuration files, suppression
+## directives, baseline) for FUZZTIME each. Their seeds under testdata/fuzz run with every `make test`.
 fuzz-audit:
-	cd audit && $(GO) test ./static/config -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	cd audit && $(GO) test ./config -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	cd audit && $(GO) test ./static/suppress -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	cd audit && $(GO) test ./static/baseline -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 

@@ -1,4 +1,4 @@
-# Runtime audit (audit/runtime, mvdsaudit runtime): the log-reading benchmark
+# Runtime audit (audit/dynamic, mvdsaudit runtime): the log-reading benchmark
 # and fuzzing of its parsers.
 
 BENCH_TARGETS += bench-runtime
@@ -11,10 +11,10 @@ BENCH_TARGETS += bench-runtime
 RUNTIME_BENCH_SIZE ?= 1GiB
 RUNTIME_BENCH_RUNS ?= 3
 bench-runtime:
-	cd audit && $(GO) run ./runtime/internal/runtimebench -size $(RUNTIME_BENCH_SIZE) -runs $(RUNTIME_BENCH_RUNS) -doc ../docs/benchmarks.md
+	cd audit && $(GO) run ./dynamic/internal/runtimebench -size $(RUNTIME_BENCH_SIZE) -runs $(RUNTIME_BENCH_RUNS) -doc ../docs/benchmarks.md
 
 ## fuzz-runtime: fuzz the runtime audit's parsers (status-go log lines, JSON Lines records) for
 ## FUZZTIME each. Their seeds under testdata/fuzz run with every `make test`.
 fuzz-runtime:
-	cd audit && $(GO) test ./runtime/statusgolog -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
-	cd audit && $(GO) test ./runtime -run '^$$' -fuzz '^FuzzParseRecord$$' -fuzztime $(FUZZTIME)
+	cd audit && $(GO) test ./dynamic/statusgolog -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	cd audit && $(GO) test ./dynamic -run '^$$' -fuzz '^FuzzParseRecord$$' -fuzztime $(FUZZTIME)

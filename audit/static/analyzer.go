@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/tools/go/analysis"
 
-	"github.com/mvdsguard/mvdsguard/audit/static/config"
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
+	"github.com/mvdsguard/mvdsguard/audit/config"
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 	"github.com/mvdsguard/mvdsguard/audit/static/suppress"
 	"github.com/mvdsguard/mvdsguard/statusgo"
 )
@@ -28,7 +28,7 @@ var Analyzer = New(Options{})
 // Options configure an analyzer built with New.
 type Options struct {
 	// Config, when set, is used instead of the -config flag.
-	Config *config.Config
+	Config *config.Static
 	// ReportSites also reports every send site as a diagnostic of category
 	// "site", so that tests can pin each site's verdict.
 	ReportSites bool
@@ -89,10 +89,10 @@ type runner struct {
 	configPath string
 
 	mu     sync.Mutex
-	loaded map[string]*config.Config
+	loaded map[string]*config.Static
 }
 
-func (r *runner) config() (*config.Config, error) {
+func (r *runner) config() (*config.Static, error) {
 	if r.opts.Config != nil {
 		return r.opts.Config, nil
 	}
@@ -101,12 +101,12 @@ func (r *runner) config() (*config.Config, error) {
 	if cfg, ok := r.loaded[r.configPath]; ok {
 		return cfg, nil
 	}
-	cfg, err := config.Load(r.configPath)
+	cfg, err := config.LoadStatic(r.configPath)
 	if err != nil {
 		return nil, err
 	}
 	if r.loaded == nil {
-		r.loaded = map[string]*config.Config{}
+		r.loaded = map[string]*config.Static{}
 	}
 	r.loaded[r.configPath] = cfg
 	return cfg, nil
@@ -338,7 +338,7 @@ type directive struct {
 // applyDirectives parses the package's suppression directives, removes the
 // findings they match, reports malformed and unused directives, and sets
 // each finding's severity (dropping rules turned off).
-func applyDirectives(pass *analysis.Pass, cfg *config.Config, raw []Finding) (kept, suppressed []Finding) {
+func applyDirectives(pass *analysis.Pass, cfg *config.Static, raw []Finding) (kept, suppressed []Finding) {
 	var dirs []*directive
 	var own []Finding
 	for _, f := range pass.Files {

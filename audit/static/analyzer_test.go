@@ -6,8 +6,8 @@ import (
 
 	"golang.org/x/tools/go/analysis/analysistest"
 
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 	"github.com/mvdsguard/mvdsguard/audit/static"
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
 )
 
 // fixtures is the status-go-shaped module whose "want" comments specify

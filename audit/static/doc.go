@@ -1,8 +1,8 @@
 // Package static defines an Analyzer that proves, from source code, how
 // every critical status-go direct message is sent. It owns the abstract
 // interpretation of send sites, the rules and the suppression directives;
-// it knows status-go only through audit/statusgo and must not import mvds,
-// go-waku or the enforcement layer.
+// it knows status-go only through the core's statusgo package and must not
+// import mvds, go-waku or the enforcement layer.
 //
 // # Analyzer mvdsaudit
 //

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/tools/go/analysis"
 
-	"github.com/mvdsguard/mvdsguard/audit/static/config"
+	"github.com/mvdsguard/mvdsguard/audit/config"
 	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
@@ -17,7 +17,7 @@ import (
 // the package's functions.
 type engine struct {
 	pass    *analysis.Pass
-	cfg     *config.Config
+	cfg     *config.Static
 	info    *types.Info
 	pkgPath string
 
@@ -72,7 +72,7 @@ type fnDecl struct {
 	outer    *fnDecl // enclosing function of a literal
 }
 
-func newEngine(pass *analysis.Pass, cfg *config.Config) *engine {
+func newEngine(pass *analysis.Pass, cfg *config.Static) *engine {
 	e := &engine{
 		pass:           pass,
 		cfg:            cfg,
@@ -357,7 +357,7 @@ func (e *engine) candidates() []*fnDecl {
 // RawMessage type, status-go's send and watch functions, chat content types,
 // Chat.DefaultResendType, and the functions of other packages already known
 // to send messages or return tracked values.
-func triggerNames(cfg *config.Config, known map[string]bool) map[string]bool {
+func triggerNames(cfg *config.Static, known map[string]bool) map[string]bool {
 	t := map[string]bool{
 		statusgo.RawMessageType: true,
 		"DefaultResendType":     true,
@@ -443,7 +443,7 @@ func chooseFuncs(decls []*ast.FuncDecl, triggers map[string]bool) map[*ast.FuncD
 // names of functions of imported packages that the analyzer summarised
 // (NeededNames of those packages). Methods of status-go's Chat are always
 // needed: their bodies are summarised per chat kind.
-func BodiesNeeded(pkgPath string, files []*ast.File, cfg *config.Config, known map[string]bool) map[*ast.FuncDecl]bool {
+func BodiesNeeded(pkgPath string, files []*ast.File, cfg *config.Static, known map[string]bool) map[*ast.FuncDecl]bool {
 	var decls []*ast.FuncDecl
 	for _, f := range files {
 		for _, d := range f.Decls {

@@ -6,7 +6,7 @@ import (
 	"golang.org/x/tools/go/analysis"
 	"golang.org/x/tools/go/packages"
 
-	"github.com/mvdsguard/mvdsguard/audit/static/config"
+	"github.com/mvdsguard/mvdsguard/audit/config"
 )
 
 // The interpreter must survive any Go it meets. Real code bases have
@@ -25,7 +25,7 @@ func TestTheInterpreterSurvivesLargeRealPackages(t *testing.T) {
 	for _, p := range pkgs {
 		pass := &analysis.Pass{Fset: p.Fset, Files: p.Syntax, Pkg: p.Types, TypesInfo: p.TypesInfo,
 			AllObjectFacts: func() []analysis.ObjectFact { return nil }}
-		e := newEngine(pass, config.Default())
+		e := newEngine(pass, config.DefaultStatic())
 		e.interesting = map[*fnDecl]bool{}
 		for _, fd := range e.decls {
 			e.interesting[fd] = true

@@ -16,12 +16,12 @@ import (
 	"runtime/pprof"
 	"strings"
 
+	"github.com/mvdsguard/mvdsguard/audit/config"
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 	"github.com/mvdsguard/mvdsguard/audit/static"
 	"github.com/mvdsguard/mvdsguard/audit/static/baseline"
-	"github.com/mvdsguard/mvdsguard/audit/static/config"
 	"github.com/mvdsguard/mvdsguard/audit/static/driver"
 	"github.com/mvdsguard/mvdsguard/audit/static/report"
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
 )
 
 // Exit codes, stable so that CI can rely on them.
@@ -94,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitFailure
 	}
-	cfg, err := config.Load(o.configPath)
+	cfg, err := config.LoadStatic(o.configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "mvdsaudit: %v\n", err)
 		return exitFailure
@@ -167,7 +167,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // buildRun gathers the driver's results into one report, with positions
 // relative to root.
-func buildRun(res *driver.Result, root string, cfg *config.Config) *report.Run {
+func buildRun(res *driver.Result, root string, cfg *config.Static) *report.Run {
 	rep := &report.Run{Tool: "mvdsaudit", Version: version(), Root: root, Matched: res.Matched, Relevant: res.Relevant}
 	for _, p := range res.Packages {
 		if p.Err != nil || p.Result == nil {

@@ -9,8 +9,9 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/mvdsguard/mvdsguard/audit/runtime"
-	"github.com/mvdsguard/mvdsguard/audit/runtime/report"
+	"github.com/mvdsguard/mvdsguard/audit/config"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic/report"
 )
 
 const runtimeUsage = `usage: mvdsaudit runtime [flags] [FILE|-]
@@ -58,7 +59,7 @@ func runRuntime(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mvdsaudit runtime: one input at a time, got %d (concatenate logs, each line keeps its process label)\n", fs.NArg())
 		return exitFailure
 	}
-	cfg, err := runtime.LoadConfig(*configPath)
+	cfg, err := config.LoadRuntime(*configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "mvdsaudit runtime: %v\n", err)
 		return exitFailure
@@ -81,14 +82,14 @@ func runRuntime(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer f.Close()
 		in = f
 	}
-	rec, err := runtime.NewRecorder(cfg)
+	rec, err := dynamic.NewRecorder(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "mvdsaudit runtime: %v\n", err)
 		return exitFailure
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	stats, readErr := runtime.Read(ctx, in, name, rec)
+	stats, readErr := dynamic.Read(ctx, in, name, rec)
 	rep := rec.Finish(rec.Clock())
 	rep.Tool, rep.Version = "mvdsaudit", version()
 	rep.Inputs = append(rep.Inputs, stats)
@@ -115,7 +116,7 @@ func runRuntime(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitClean
 }
 
-func emitRuntime(rep *runtime.Report, format, output string, stdout, stderr io.Writer) error {
+func emitRuntime(rep *dynamic.Report, format, output string, stdout, stderr io.Writer) error {
 	w := stdout
 	if output != "" {
 		f, err := os.Create(output)

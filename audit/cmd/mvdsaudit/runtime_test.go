@@ -114,7 +114,7 @@ func TestRuntimeUnusableInputExitsWithTwo(t *testing.T) {
 		{"empty input", []string{empty}, "empty.log is empty"},
 		{"nothing understood", []string{garbage}, "none of the 3 lines"},
 		{"no such file", []string{filepath.Join(dir, "missing.log")}, "no such file"},
-		{"bad configuration", []string{"-config", badConfig, fixture}, `horizon: "soon" is not a duration`},
+		{"bad configuration", []string{"-config", badConfig, fixture}, badConfig + `:1:13: horizon: "soon" is not a duration`},
 		{"bad format", []string{"-format", "sarif", fixture}, `unknown -format "sarif"`},
 		{"two inputs", []string{fixture, fixture}, "one input at a time"},
 		{"bad year", []string{"-year", "-3", fixture}, "-year"},

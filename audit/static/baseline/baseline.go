@@ -22,7 +22,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 )
 
 // Version is the baseline file format version.
@@ -95,7 +95,7 @@ func Parse(data []byte) (*Baseline, error) {
 		return nil, fmt.Errorf("version is %d; this mvdsaudit reads version %d", b.Version, Version)
 	}
 	for i, e := range b.Entries {
-		if _, ok := rule.Lookup(e.Rule); !ok {
+		if _, ok := rule.Static.Lookup(e.Rule); !ok {
 			return nil, fmt.Errorf("findings[%d]: unknown rule %q", i, e.Rule)
 		}
 		if e.File == "" || e.Message == "" {

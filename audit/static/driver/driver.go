@@ -35,8 +35,8 @@ import (
 
 	"golang.org/x/tools/go/analysis"
 
+	"github.com/mvdsguard/mvdsguard/audit/config"
 	"github.com/mvdsguard/mvdsguard/audit/static"
-	"github.com/mvdsguard/mvdsguard/audit/static/config"
 	"github.com/mvdsguard/mvdsguard/statusgo"
 )
 
@@ -53,7 +53,7 @@ type Options struct {
 	// Config, when set, lets the driver skip type-checking the bodies of
 	// functions the analyzer will not read (see static.BodiesNeeded). It
 	// must be the configuration the analyzer uses.
-	Config *config.Config
+	Config *config.Static
 	// CacheDir, when set, enables the result cache there; CacheKey must
 	// then identify everything outside the source tree the result depends
 	// on (the tool's build and its configuration).

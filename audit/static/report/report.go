@@ -12,8 +12,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 	"github.com/mvdsguard/mvdsguard/audit/static"
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
 )
 
 // Run is everything one audit produced. Positions in Sites and Findings are
@@ -173,7 +173,7 @@ func JSON(w io.Writer, r *Run) error {
 			doc.Sites[i].Outcomes = []static.Outcome{}
 		}
 	}
-	for _, ru := range rule.All() {
+	for _, ru := range rule.Static.Rules() {
 		doc.Rules = append(doc.Rules, jsonRuleDigest{ID: ru.ID, Name: ru.Name, Title: ru.Title})
 	}
 	enc := json.NewEncoder(w)

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 	"github.com/mvdsguard/mvdsguard/audit/static"
 	"github.com/mvdsguard/mvdsguard/audit/static/report"
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
 )
 
 func sampleRun() *report.Run {

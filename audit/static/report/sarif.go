@@ -10,8 +10,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 	"github.com/mvdsguard/mvdsguard/audit/static"
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
 )
 
 // RulesURL is where every rule has its page; a rule's anchor is its id in
@@ -123,7 +123,7 @@ var fingerprintPositions = regexp.MustCompile(`\.go:\d+:\d+`)
 // code scanning needs a location for every result. Suppressed findings are
 // included with an in-source suppression, as SARIF intends.
 func SARIF(w io.Writer, r *Run) error {
-	rules := rule.All()
+	rules := rule.Static.Rules()
 	index := map[string]int{}
 	driver := sarifDriver{Name: r.Tool, Version: r.Version, InformationURI: "https://github.com/mvdsguard/mvdsguard/blob/main/docs/audit.md"}
 	for i, ru := range rules {

@@ -16,7 +16,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mvdsguard/mvdsguard/audit/static/rule"
+	"github.com/mvdsguard/mvdsguard/audit/rule"
 )
 
 // Prefix starts every directive.
@@ -82,8 +82,8 @@ func Parse(comment string) (d Directive, isDirective bool, err error) {
 		return Directive{}, true, fmt.Errorf("%s%s needs a rule id and a reason, as in %s%s %s reason", Prefix, verb, Prefix, verb, rule.NotMVDS)
 	}
 	for _, id := range strings.Split(ids, ",") {
-		if _, ok := rule.Lookup(id); !ok {
-			return Directive{}, true, fmt.Errorf("unknown rule %q in %s%s (want ids such as %s)", id, Prefix, verb, strings.Join(rule.IDs(), ", "))
+		if _, ok := rule.Static.Lookup(id); !ok {
+			return Directive{}, true, fmt.Errorf("unknown rule %q in %s%s (want ids such as %s)", id, Prefix, verb, strings.Join(rule.Static.IDs(), ", "))
 		}
 		d.Rules = append(d.Rules, id)
 	}
