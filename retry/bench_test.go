@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mvdsguard/mvdsguard"
+	"github.com/mvdsguard/mvdsguard/internal/knobs"
 	"github.com/mvdsguard/mvdsguard/mvds"
 	"github.com/mvdsguard/mvdsguard/mvds/memtransport"
 )
@@ -220,7 +221,7 @@ func BenchmarkEpochGuardVsBare(b *testing.B) {
 					} else {
 						g = benchGuard(b, db, true)
 						var err error
-						if ss, err = mvds.NewSyncState(db, g, func() int64 { return 1000 }); err != nil {
+						if ss, err = knobs.SyncState(db, g, func() int64 { return 1000 }); err != nil {
 							b.Fatal(err)
 						}
 					}
