@@ -59,11 +59,11 @@ func benchEpoch(b *testing.B, scenario, kind string, pending, every int) {
 	if kind == "bare" {
 		ss = state.NewPersistentSyncState(db.sql)
 	} else {
-		hs, err := NewSyncState(db, &benchHook{}, func() int64 { return 1000 })
+		hs, err := newSyncState(db, &benchHook{}, func() int64 { return 1000 })
 		if err != nil {
 			b.Fatal(err)
 		}
-		hs.(*hookedState).scanned = true // steady state: the start-up scan is done
+		hs.scanned = true // steady state: the start-up scan is done
 		ss = hs
 	}
 	next := StockNextEpoch(rand.New(rand.NewSource(1<<20 ^ 1)).Intn)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mvdsguard/mvdsguard/internal/knobs"
 	"github.com/mvdsguard/mvdsguard/mvds"
 	"github.com/mvdsguard/mvdsguard/mvds/memtransport"
 	"github.com/mvdsguard/mvdsguard/sqlitedb"
@@ -15,7 +16,7 @@ import (
 
 // fastCurve retries every few epochs so that lossy runs finish quickly.
 func fastCurve(step int64) mvds.Option {
-	return mvds.WithNextEpoch(func(_ uint64, epoch int64) int64 { return epoch + step })
+	return knobs.NextEpoch(func(_ uint64, epoch int64) int64 { return epoch + step }).(mvds.Option)
 }
 
 func appendConcurrently(t *testing.T, n *mvds.Node, g mvds.GroupID, peer mvds.PeerID, workers, each int, prefix string) []stateKey {
@@ -205,7 +206,7 @@ func TestEveryAppendedStateEndsAckedOrAtLimitUnderLoss(t *testing.T) {
 	// lost as a whole.
 	jittered := func(seed uint64) mvds.Option {
 		r := rand.New(rand.NewSource(int64(seed)<<20 ^ 1))
-		return mvds.WithNextEpoch(func(_ uint64, epoch int64) int64 { return epoch + 1 + int64(r.Intn(4)) })
+		return knobs.NextEpoch(func(_ uint64, epoch int64) int64 { return epoch + 1 + int64(r.Intn(4)) }).(mvds.Option)
 	}
 	na := startNode(t, net, dbA, a, nil, mvds.WithHook(hookA), jittered(1))
 	defer na.Close()

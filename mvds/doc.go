@@ -8,7 +8,9 @@
 // peer store and sync state with a Hook around the sync state, persisting the
 // node's epoch, delivering received messages exactly once, and the stock
 // configuration that reproduces status-go as the baseline of every
-// comparison.
+// comparison (NewStockNode: a constructor of its own, sharing all of the
+// above but the Hook). Settings only simulations and tests turn are filled
+// into package internal/knobs rather than exported here.
 //
 // It must not know about retry policies, flows, events or any particular
 // transport: policies live in package retry, transports implement mvds's

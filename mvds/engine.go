@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/status-im/mvds/node"
@@ -50,9 +49,13 @@ type engine struct {
 	db      *sql.DB
 	id      PeerID
 	node    *node.Node
-	inner   state.SyncState
-	hooked  *hookedState // nil in stock mode
 	logger  *zap.Logger
+
+	// Chosen by the node's constructor: the sync state mvds's calls reach
+	// once they hold the lock, and how an operation's transaction ends
+	// (committed or rolled back, and for a hooked node the Hook told).
+	inner    state.SyncState
+	finishTx txFinisher
 
 	sentinel   *protobuf.Message
 	sentinelID MessageID
@@ -69,15 +72,23 @@ type engine struct {
 	packetSender PeerID // sender of the packet being processed
 
 	onReceived func() // wakes the inbox; set before start
-
-	failMu   sync.Mutex
-	failures []sendFailure
 }
 
-type sendFailure struct {
-	epoch  int64
-	states []State
-	err    error
+// txFinisher ends a transaction: it commits when err is nil and rolls back
+// otherwise, and returns the error the operation ends with.
+type txFinisher func(tx *sql.Tx, err error) error
+
+// commitOrRollback is the plain txFinisher: nobody else needs to know how a
+// transaction ended.
+func commitOrRollback(tx *sql.Tx, err error) error {
+	if err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 func newEngine(db *sql.DB, id PeerID, logger *zap.Logger) (*engine, error) {
@@ -170,18 +181,7 @@ func (e *engine) op(ctx context.Context, withTx, local bool, fn func(tx *sql.Tx)
 		return fmt.Errorf("begin: %w", err)
 	}
 	e.tx = tx
-	err = fn(tx)
-	if e.hooked != nil {
-		return e.hooked.end(tx, err)
-	}
-	if err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return e.finishTx(tx, fn(tx))
 }
 
 // close marks the engine closed and stops mvds while holding the lock, so
@@ -254,7 +254,7 @@ func (e *engine) Clear(count uint64) error {
 	}
 	k := e.mapEpoch
 	e.inEpoch = false
-	err := errors.Join(e.flushFailures(), e.inner.Clear(count), e.persistEpoch(k+1))
+	err := errors.Join(e.inner.Clear(count), e.persistEpoch(k+1))
 	// The lock stays held until the releaser sees mvds increment the epoch.
 	e.release <- k
 	return err
@@ -282,33 +282,4 @@ func (e *engine) endPacket() {
 	if woke && e.onReceived != nil {
 		e.onReceived()
 	}
-}
-
-// Send failures are collected by the link during the epoch's sends and handed
-// to the Hook in Clear, inside the lock.
-
-func (e *engine) recordFailure(f sendFailure) {
-	e.failMu.Lock()
-	e.failures = append(e.failures, f)
-	e.failMu.Unlock()
-}
-
-func (e *engine) flushFailures() error {
-	e.failMu.Lock()
-	fs := e.failures
-	e.failures = nil
-	e.failMu.Unlock()
-	if len(fs) == 0 || e.hooked == nil {
-		return nil
-	}
-	tx, err := e.db.Begin()
-	if err != nil {
-		return fmt.Errorf("report send failures: begin: %w", err)
-	}
-	for _, f := range fs {
-		if err = e.hooked.hook.SendFailed(tx, f.epoch, f.states, f.err); err != nil {
-			break
-		}
-	}
-	return e.hooked.end(tx, err)
 }

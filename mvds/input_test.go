@@ -16,7 +16,7 @@ import (
 	"github.com/mvdsguard/mvdsguard/mvds/memtransport"
 )
 
-func TestNewNodeRejectsBadInput(t *testing.T) {
+func TestConstructorsRejectBadInput(t *testing.T) {
 	dir := t.TempDir()
 	db := openDB(t, dir, "a.db")
 	defer db.Close()
@@ -33,16 +33,15 @@ func TestNewNodeRejectsBadInput(t *testing.T) {
 		opts []mvds.Option
 		want string
 	}{
-		"nil database":    {nil, ep, peerID(1), nil, "nil database"},
-		"nil transport":   {db, nil, peerID(1), nil, "nil transport"},
-		"typed nil":       {db, nilEndpoint, peerID(1), nil, "nil transport"},
-		"zero identity":   {db, ep, mvds.PeerID{}, nil, "zero peer id"},
-		"nil option":      {db, ep, peerID(1), []mvds.Option{nil}, "option 0 is nil"},
-		"zero epoch":      {db, ep, peerID(1), []mvds.Option{mvds.WithEpoch(0)}, "must be positive"},
-		"unknown mode":    {db, ep, peerID(1), []mvds.Option{mvds.WithMode(7)}, "unknown mode 7"},
-		"nil hook":        {db, ep, peerID(1), []mvds.Option{mvds.WithHook(nil)}, "nil hook"},
-		"stock with hook": {db, ep, peerID(1), []mvds.Option{mvds.Stock(), mvds.WithHook(mvds.NopHook{})}, "cannot be combined with WithHook"},
-		"stock with mode": {db, ep, peerID(1), []mvds.Option{mvds.WithMode(mvds.Interactive), mvds.Stock()}, "cannot be combined with WithMode"},
+		"nil database":  {nil, ep, peerID(1), nil, "nil database"},
+		"nil transport": {db, nil, peerID(1), nil, "nil transport"},
+		"typed nil":     {db, nilEndpoint, peerID(1), nil, "nil transport"},
+		"zero identity": {db, ep, mvds.PeerID{}, nil, "zero peer id"},
+		"nil option":    {db, ep, peerID(1), []mvds.Option{nil}, "option 0 is nil"},
+		"zero epoch":    {db, ep, peerID(1), []mvds.Option{mvds.WithEpoch(0)}, "must be positive"},
+		"unknown mode":  {db, ep, peerID(1), []mvds.Option{mvds.WithMode(7)}, "unknown mode 7"},
+		"nil hook":      {db, ep, peerID(1), []mvds.Option{mvds.WithHook(nil)}, "nil hook"},
+		"nil handler":   {db, ep, peerID(1), []mvds.Option{mvds.WithHandler(nil)}, "nil handler"},
 	}
 	for name, c := range cases {
 		n, err := mvds.NewNode(c.db, c.tr, c.id, c.opts...)
@@ -51,6 +50,16 @@ func TestNewNodeRejectsBadInput(t *testing.T) {
 		}
 		if n != nil {
 			n.Close()
+		}
+		if name == "unknown mode" || name == "nil hook" {
+			continue // the stock node refuses these options whatever their value
+		}
+		s, err := mvds.NewStockNode(c.db, c.tr, c.id, c.opts...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: NewStockNode error = %v; want %q", name, err, c.want)
+		}
+		if s != nil {
+			s.Close()
 		}
 	}
 }

@@ -15,18 +15,17 @@ import (
 // link is the transport.Transport mvds sees. It reads the real transport on
 // its own goroutine, validates what arrives, and hands packets to mvds one at
 // a time under the engine lock; outgoing payloads go to the real transport,
-// whose errors are swallowed (stock, as status-go does) or reported to the
-// Hook.
+// and what it refuses goes to the link's sendErrorStrategy.
 type link struct {
-	inner   transport.Transport
-	eng     *engine
-	stock   bool
-	logger  *zap.Logger
-	inbound chan transport.Packet
-	done    chan struct{}
-	closed  atomic.Bool
-	reader  sync.WaitGroup
-	stats   *counters
+	inner      transport.Transport
+	eng        *engine
+	sendFailed sendErrorStrategy
+	logger     *zap.Logger
+	inbound    chan transport.Packet
+	done       chan struct{}
+	closed     atomic.Bool
+	reader     sync.WaitGroup
+	stats      *counters
 }
 
 // Stats counts what crossed a node's transport.
@@ -45,17 +44,30 @@ func (c *counters) snapshot() Stats {
 	return Stats{PacketsIn: c.in.Load(), PacketsInvalid: c.invalid.Load(), PacketsOut: c.out.Load(), SendErrors: c.sendErrors.Load()}
 }
 
+// sendErrorStrategy is what a node does with a payload its transport refused
+// (its attempts are counted already). It runs on mvds's epoch goroutine,
+// outside the engine lock, and must not block.
+type sendErrorStrategy func(peer PeerID, p *protobuf.Payload, err error)
+
+// swallowSendErrors is status-go's datasync transport: it logs the error and
+// tells mvds nothing, so the attempt counts against the limit.
+func swallowSendErrors(logger *zap.Logger) sendErrorStrategy {
+	return func(_ PeerID, _ *protobuf.Payload, err error) {
+		logger.Error("failed to send message", zap.Error(err))
+	}
+}
+
 const inboundQueue = 256
 
-func newLink(inner transport.Transport, eng *engine, stock bool, logger *zap.Logger) *link {
+func newLink(inner transport.Transport, eng *engine, sendFailed sendErrorStrategy, logger *zap.Logger) *link {
 	return &link{
-		inner:   inner,
-		eng:     eng,
-		stock:   stock,
-		logger:  logger,
-		inbound: make(chan transport.Packet, inboundQueue),
-		done:    make(chan struct{}),
-		stats:   &counters{},
+		inner:      inner,
+		eng:        eng,
+		sendFailed: sendFailed,
+		logger:     logger,
+		inbound:    make(chan transport.Packet, inboundQueue),
+		done:       make(chan struct{}),
+		stats:      &counters{},
 	}
 }
 
@@ -148,13 +160,7 @@ func (l *link) Send(sender PeerID, peer PeerID, p *protobuf.Payload) error {
 		return nil
 	}
 	l.stats.sendErrors.Add(1)
-	if l.stock {
-		// status-go's datasync transport logs and returns nil.
-		l.logger.Error("failed to send message", zap.Error(err))
-		return nil
-	}
-	l.logger.Debug("transport refused a payload", zap.String("to", ShortID(peer[:])), zap.Error(err))
-	l.eng.recordFailure(sendFailure{epoch: l.eng.epoch(), states: payloadStates(peer, p), err: err})
+	l.sendFailed(peer, p, err)
 	return nil
 }
 

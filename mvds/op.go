@@ -78,10 +78,7 @@ func (op *Op) close() {
 // report tells the Hook what the operation moved or dropped, in the same
 // transaction.
 func (op *Op) report() error {
-	h := op.n.eng.hooked
-	if h == nil {
-		return nil
-	}
+	h := op.n.state
 	epoch := op.Epoch()
 	if len(op.rescheduled) > 0 {
 		if err := h.hook.Rescheduled(op.tx, epoch, op.rescheduled); err != nil {
@@ -104,32 +101,11 @@ func (op *Op) Epoch() int64 { return op.n.node.CurrentEpoch() }
 
 // AddPeer makes peer a member of group.
 func (op *Op) AddPeer(group GroupID, peer PeerID) error {
-	if peer == (PeerID{}) {
-		return errors.New("add peer: zero peer id")
-	}
-	if peer == op.n.id {
-		return fmt.Errorf("add peer %s: a node cannot be its own peer", ShortID(peer[:]))
-	}
-	ok, err := op.n.peers.Exists(group, peer)
-	if err != nil {
-		return fmt.Errorf("add peer %s to group %s: %w", ShortID(peer[:]), ShortID(group[:]), err)
-	}
-	if ok {
-		return nil
-	}
-	if err := op.n.peers.Add(group, peer); err != nil {
-		return fmt.Errorf("add peer %s to group %s: %w", ShortID(peer[:]), ShortID(group[:]), err)
-	}
-	return nil
+	return op.n.addPeer(group, peer)
 }
 
 // Append hands a message to mvds for every member of group; see Node.Append.
-// It is not available with Stock(), whose sync state cannot join the
-// operation's transaction.
 func (op *Op) Append(group GroupID, body []byte) (MessageID, error) {
-	if op.n.cfg.stock {
-		return MessageID{}, errors.New("append inside Update is not available with Stock(); use Node.Append")
-	}
 	if err := op.n.requirePeers(group); err != nil {
 		return MessageID{}, fmt.Errorf("append to group %s: %w", ShortID(group[:]), err)
 	}
@@ -259,10 +235,8 @@ func (op *Op) Spread(priority func(MessageID, PeerID) int, offset func(i int) in
 			return moved, fmt.Errorf("spread: move %s→%s: %w", ShortID(sl.s.MessageID[:]), ShortID(sl.s.PeerID[:]), err)
 		}
 		moved++
-		if op.n.eng.hooked != nil {
-			sl.s.SendEpoch = e
-			op.rescheduled = append(op.rescheduled, sl.s)
-		}
+		sl.s.SendEpoch = e
+		op.rescheduled = append(op.rescheduled, sl.s)
 	}
 	return moved, nil
 }
@@ -293,9 +267,6 @@ func (op *Op) Members(group GroupID) ([]PeerID, error) {
 // state was dropped. It reports false when a state for (id, peer) exists
 // already (nothing changes then). The Hook sees it as a Local Scheduled.
 func (op *Op) Resend(id MessageID, peer PeerID, epoch int64) (bool, error) {
-	if op.n.cfg.stock {
-		return false, errors.New("resend is not available with Stock()")
-	}
 	var group []byte
 	err := op.tx.QueryRow(`SELECT group_id FROM mvds_messages WHERE id = ?`, id[:]).Scan(&group)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -315,7 +286,7 @@ func (op *Op) Resend(id MessageID, peer PeerID, epoch int64) (bool, error) {
 	copy(g[:], group)
 	eng := op.n.eng
 	eng.opErr = nil
-	if err := eng.inner.Add(State{Type: Message, SendEpoch: epoch, GroupID: &g, PeerID: peer, MessageID: id}); err != nil {
+	if err := op.n.state.Add(State{Type: Message, SendEpoch: epoch, GroupID: &g, PeerID: peer, MessageID: id}); err != nil {
 		return false, fmt.Errorf("resend %s to %s: %w", ShortID(id[:]), ShortID(peer[:]), err)
 	}
 	return true, nil

@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 
+	"github.com/status-im/mvds/protobuf"
 	"github.com/status-im/mvds/state"
+	"go.uber.org/zap"
 )
 
 // hookedState implements mvds's state.SyncState on mvds's own mvds_states
@@ -37,16 +40,26 @@ type hookedState struct {
 	// that crossed before a crash.
 	crossed []State
 	scanned bool
+
+	// failures are the payloads the transport refused during the current
+	// epoch's sends, which run outside the engine lock; Clear reports them.
+	failMu   sync.Mutex
+	failures []sendFailure
+}
+
+type sendFailure struct {
+	epoch  int64
+	states []State
+	err    error
 }
 
 var _ state.SyncState = (*hookedState)(nil)
 
-// NewSyncState returns the hooked sync state alone, on db's mvds tables,
-// reporting epochs from epoch: for benchmarks that compare it with mvds's
-// own sync state, and for callers that build their own mvds node. Outside a
-// Node it gets none of the Node's serialisation; the caller must not use it
-// from two goroutines at once.
-func NewSyncState(db *DB, h Hook, epoch func() int64) (state.SyncState, error) {
+// newSyncState returns the hooked sync state alone, on db's mvds tables,
+// reporting epochs from epoch: knobs.SyncState, for benchmarks that compare
+// it with mvds's own sync state. Outside a Node it gets none of the Node's
+// serialisation; the caller must not use it from two goroutines at once.
+func newSyncState(db *DB, h Hook, epoch func() int64) (*hookedState, error) {
 	if db == nil || h == nil || epoch == nil {
 		return nil, fmt.Errorf("new sync state: database, hook and epoch source are all required")
 	}
@@ -225,9 +238,14 @@ func (h *hookedState) MapWithPeerId(peer PeerID, process func(State) State) (err
 	return h.hook.Rescheduled(tx, h.now(), changed)
 }
 
-// Clear reports the states that went over the limit to the Hook, which alone
-// decides whether they are deleted.
-func (h *hookedState) Clear(limit uint64) (err error) {
+// Clear first tells the Hook which payloads the transport refused during
+// this epoch's sends, then reports the states that went over the limit to
+// the Hook, which alone decides whether they are deleted.
+func (h *hookedState) Clear(limit uint64) error {
+	return errors.Join(h.reportSendFailures(), h.clear(limit))
+}
+
+func (h *hookedState) clear(limit uint64) (err error) {
 	candidates := h.crossed
 	h.crossed = nil
 	if !h.scanned {
@@ -268,6 +286,38 @@ func (h *hookedState) Clear(limit uint64) (err error) {
 		}
 	}
 	return nil
+}
+
+// reportSendErrors is the hooked node's answer to a payload its transport
+// refused: the failure is kept for the Hook, which hears of it in the
+// epoch's Clear, inside the engine lock.
+func (h *hookedState) reportSendErrors(logger *zap.Logger) sendErrorStrategy {
+	return func(peer PeerID, p *protobuf.Payload, err error) {
+		logger.Debug("transport refused a payload", zap.String("to", ShortID(peer[:])), zap.Error(err))
+		h.failMu.Lock()
+		h.failures = append(h.failures, sendFailure{epoch: h.now(), states: payloadStates(peer, p), err: err})
+		h.failMu.Unlock()
+	}
+}
+
+func (h *hookedState) reportSendFailures() error {
+	h.failMu.Lock()
+	fs := h.failures
+	h.failures = nil
+	h.failMu.Unlock()
+	if len(fs) == 0 {
+		return nil
+	}
+	tx, err := h.db.Begin()
+	if err != nil {
+		return fmt.Errorf("report send failures: begin: %w", err)
+	}
+	for _, f := range fs {
+		if err = h.hook.SendFailed(tx, f.epoch, f.states, f.err); err != nil {
+			break
+		}
+	}
+	return h.end(tx, err)
 }
 
 func updateEpochs(ctx context.Context, tx *sql.Tx, states []State) error {

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/mvdsguard/mvdsguard/internal/knobs"
 	"github.com/mvdsguard/mvdsguard/mvds"
 	"github.com/mvdsguard/mvdsguard/mvds/memtransport"
 )
@@ -41,7 +42,7 @@ func TestStockBackoffIsStatusGosCurve(t *testing.T) {
 // transmission the network saw.
 type transmissionLog struct {
 	mu     sync.Mutex
-	node   atomic.Pointer[mvds.Node]
+	node   atomic.Pointer[mvds.StockNode]
 	msg    atomic.Pointer[mvds.MessageID]
 	epochs []int64
 }
@@ -96,13 +97,13 @@ func TestStockNodeRetriesOnStatusGosCurveThenDropsSilently(t *testing.T) {
 	defer db.Close()
 	jitter := rand.New(rand.NewSource(3<<20 ^ 4)).Intn
 	core, logs := observer.New(zapcore.DebugLevel)
-	start := func() *mvds.Node {
+	start := func() *mvds.StockNode {
 		ep, err := net.Join(a)
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, err := mvds.NewNode(db, ep, a, mvds.Stock(), mvds.WithEpoch(time.Millisecond),
-			mvds.WithJitterSource(jitter), mvds.WithLogger(zap.New(core)))
+		n, err := mvds.NewStockNode(db, ep, a, mvds.WithEpoch(time.Millisecond),
+			knobs.JitterSource(jitter).(mvds.Option), mvds.WithLogger(zap.New(core)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +210,7 @@ func TestStockNodeCountsAttemptsWhileItsDeviceIsOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := mvds.NewNode(db, ep, a, mvds.Stock(), mvds.WithEpoch(time.Millisecond),
+	n, err := mvds.NewStockNode(db, ep, a, mvds.WithEpoch(time.Millisecond),
 		mvds.WithLogger(zap.NewNop()))
 	if err != nil {
 		t.Fatal(err)
@@ -230,5 +231,34 @@ func TestStockNodeCountsAttemptsWhileItsDeviceIsOffline(t *testing.T) {
 	}
 	if states[0].SendCount != 1 {
 		t.Fatalf("send count %d after an attempt that could not leave the device; the stock node counts it as 1", states[0].SendCount)
+	}
+}
+
+// TestNewStockNodeRefusesWhatWouldMakeItSomethingOtherThanStatusGo: a Hook,
+// another mode or another curve would change the baseline every comparison
+// is measured against, so the stock constructor names the option and says
+// what it accepts instead of starting a node that only looks like status-go.
+func TestNewStockNodeRefusesWhatWouldMakeItSomethingOtherThanStatusGo(t *testing.T) {
+	db := openDB(t, t.TempDir(), "a.db")
+	defer db.Close()
+	net := memtransport.New(5)
+	ep, err := net.Join(peerID(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	everyEpoch := knobs.NextEpoch(func(_ uint64, epoch int64) int64 { return epoch + 1 }).(mvds.Option)
+	for name, opt := range map[string]mvds.Option{
+		"WithHook":        mvds.WithHook(mvds.NopHook{}),
+		"WithMode":        mvds.WithMode(mvds.Interactive),
+		"knobs.NextEpoch": everyEpoch,
+	} {
+		n, err := mvds.NewStockNode(db, ep, peerID(1), mvds.WithEpoch(testEpoch), opt)
+		if n != nil {
+			n.Close()
+		}
+		want := "new stock mvds node: " + name + " does not apply"
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "accepted: WithEpoch, WithHandler, WithLogger, knobs.JitterSource") {
+			t.Errorf("NewStockNode with %s: %v; want an error starting %q that lists the accepted options", name, err, want)
+		}
 	}
 }

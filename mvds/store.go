@@ -25,9 +25,13 @@ type conn interface {
 // received from a peer in the inbox, in the same transaction as the message
 // itself, so that the application sees every message exactly once.
 type messageStore struct {
-	db    *sql.DB
-	eng   *engine
-	stock bool // mirror mvds exactly where leniency would change behaviour
+	db  *sql.DB
+	eng *engine
+	// skipMissing answers a request for a message this node does not have
+	// with nothing instead of an error. mvds's onRequest stops at the first
+	// error, so the error would hide the requests after it; the stock node
+	// keeps it, as mvds does.
+	skipMissing bool
 }
 
 var _ store.MessageStore = (*messageStore)(nil)
@@ -86,9 +90,7 @@ func (m *messageStore) Get(id MessageID) (*protobuf.Message, error) {
 	var msg protobuf.Message
 	err := m.conn().QueryRowContext(context.Background(), `SELECT group_id, timestamp, body FROM mvds_messages WHERE id = ?`, id[:]).
 		Scan(&msg.GroupId, &msg.Timestamp, &msg.Body)
-	if errors.Is(err, sql.ErrNoRows) && !m.stock {
-		// mvds's onRequest stops at the first error; a request for a message
-		// we do not have should not hide the requests after it.
+	if errors.Is(err, sql.ErrNoRows) && m.skipMissing {
 		return nil, nil
 	}
 	if err != nil {

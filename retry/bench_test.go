@@ -222,7 +222,7 @@ func BenchmarkEpochGuardVsBare(b *testing.B) {
 					} else {
 						g = benchGuard(b, db, true)
 						var err error
-						if ss, err = mvds.NewSyncState(db, engineHook{g}, func() int64 { return 1000 }); err != nil {
+						if ss, err = knobs.SyncState(db, engineHook{g}, func() int64 { return 1000 }); err != nil {
 							b.Fatal(err)
 						}
 					}

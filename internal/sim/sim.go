@@ -39,7 +39,7 @@ import (
 type Sender int
 
 const (
-	Stock   Sender = iota // status-go today: mvds.Stock()
+	Stock   Sender = iota // status-go today: mvds.NewStockNode
 	Guarded               // a retry.Guard with its default policies
 )
 
@@ -80,7 +80,7 @@ type Run struct {
 	jitter func(int) int
 	online bool
 
-	stock *mvds.Node
+	stock *mvds.StockNode
 	guard *retry.Guard
 	recip *mvds.Node
 	group mvds.GroupID
@@ -214,8 +214,8 @@ func (r *Run) startSender() error {
 		return err
 	}
 	if r.cfg.Sender == Stock {
-		r.stock, err = mvds.NewNode(r.dbA, ep, r.a, mvds.Stock(), mvds.WithEpoch(r.cfg.Epoch),
-			mvds.WithJitterSource(r.jitter), mvds.WithLogger(zap.NewNop()))
+		r.stock, err = mvds.NewStockNode(r.dbA, ep, r.a, mvds.WithEpoch(r.cfg.Epoch),
+			knobs.JitterSource(r.jitter).(mvds.Option), mvds.WithLogger(zap.NewNop()))
 		return err
 	}
 	// The Guard is restarted to fast-forward (see Run), so a start is not a
@@ -242,16 +242,13 @@ func (r *Run) stopSender() error {
 	return err
 }
 
-// Node is the sender's mvds node.
-func (r *Run) Node() *mvds.Node {
-	if r.stock != nil {
-		return r.stock
-	}
-	return r.guard.Node()
-}
-
 // Epoch is the sender's epoch.
-func (r *Run) Epoch() int64 { return r.Node().CurrentEpoch() }
+func (r *Run) Epoch() int64 {
+	if r.stock != nil {
+		return r.stock.CurrentEpoch()
+	}
+	return r.guard.Node().CurrentEpoch()
+}
 
 // Warps counts the fast-forwards so far.
 func (r *Run) Warps() int { return r.warps }

@@ -32,7 +32,7 @@ type Config struct {
 	// multiaddr; Service makes a relay node serve light clients.
 	Light   string
 	Service bool
-	// Stock runs status-go's configuration (mvds.Stock(), no Guard).
+	// Stock runs status-go's configuration (mvds.NewStockNode, no Guard).
 	Stock bool
 	// Epoch is mvds's epoch (default 300 ms, status-go's).
 	Epoch time.Duration

@@ -46,7 +46,7 @@ type Node struct {
 	tr     *wakutransport.Transport
 	shim   *shim
 	guard  *retry.Guard // nil on a stock node
-	engine *mvds.Node
+	engine engine       // the Guard's node, or the stock node
 	clock  *jumpClock
 	wire   *wireLog
 	reg    *prometheus.Registry
@@ -55,6 +55,16 @@ type Node struct {
 	sendMu sync.Mutex // a stock send checks for duplicates, then writes
 	closed atomic.Bool
 	once   sync.Once
+}
+
+// engine is what the QA node asks of the mvds node under it, whether a
+// Guard runs it or it runs status-go's stock configuration.
+type engine interface {
+	AddPeer(ctx context.Context, group mvds.GroupID, peer mvds.PeerID) error
+	Append(ctx context.Context, group mvds.GroupID, body []byte) (mvds.MessageID, error)
+	CurrentEpoch() int64
+	Stats() mvds.Stats
+	Close() error
 }
 
 // Start brings a node up: key and database from cfg.Dir (created on first
@@ -104,11 +114,12 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.shim = newShim(n.tr, n.wire)
 	nodeOpts := []mvds.Option{mvds.WithHandler(n.handle), mvds.WithEpoch(cfg.Epoch)}
 	if cfg.Stock {
-		nodeOpts = append(nodeOpts, mvds.Stock(), mvds.WithLogger(cfg.Logger))
-		if n.engine, err = mvds.NewNode(n.db, n.shim, n.id, nodeOpts...); err != nil {
+		stock, err := mvds.NewStockNode(n.db, n.shim, n.id, append(nodeOpts, mvds.WithLogger(cfg.Logger))...)
+		if err != nil {
 			n.shim.Close()
 			return nil, fmt.Errorf("qa node %s: %w", cfg.Name, err)
 		}
+		n.engine = stock
 	} else {
 		popts, err := policyOptions(cfg.Policies)
 		if err != nil {
