@@ -47,6 +47,7 @@ type engine struct {
 	sem     chan struct{}
 	release chan int64
 	db      *sql.DB
+	dbName  string // for errors
 	id      PeerID
 	node    *node.Node
 	logger  *zap.Logger
@@ -211,7 +212,10 @@ func (e *engine) close() {
 
 var _ state.SyncState = (*engine)(nil)
 
-func (e *engine) Add(s State) error { return e.inner.Add(s) }
+// Errors go back to mvds, which logs them and tries again at a later epoch;
+// classified names the database and says when it was busy or full.
+
+func (e *engine) Add(s State) error { return classified(e.dbName, e.inner.Add(s)) }
 
 // Remove is mvds's first call for each message of a packet, so the sentinel
 // (always the last message) arrives here once everything else in the packet
@@ -221,7 +225,7 @@ func (e *engine) Remove(id MessageID, peer PeerID) error {
 		e.endPacket()
 		return errSentinel
 	}
-	return e.inner.Remove(id, peer)
+	return classified(e.dbName, e.inner.Remove(id, peer))
 }
 
 func (e *engine) All(epoch int64) ([]State, error) { return e.inner.All(epoch) }
@@ -234,7 +238,7 @@ func (e *engine) Map(epoch int64, process func(State) State) error {
 	}
 	e.mapEpoch = epoch
 	e.inEpoch = true
-	return e.inner.Map(epoch, process)
+	return classified(e.dbName, e.inner.Map(epoch, process))
 }
 
 func (e *engine) MapWithPeerId(peer PeerID, process func(State) State) error {
@@ -243,7 +247,7 @@ func (e *engine) MapWithPeerId(peer PeerID, process func(State) State) error {
 	if e.closed {
 		return nil
 	}
-	return e.inner.MapWithPeerId(peer, process)
+	return classified(e.dbName, e.inner.MapWithPeerId(peer, process))
 }
 
 func (e *engine) Clear(count uint64) error {
@@ -254,7 +258,7 @@ func (e *engine) Clear(count uint64) error {
 	}
 	k := e.mapEpoch
 	e.inEpoch = false
-	err := errors.Join(e.inner.Clear(count), e.persistEpoch(k+1))
+	err := classified(e.dbName, errors.Join(e.inner.Clear(count), e.persistEpoch(k+1)))
 	// The lock stays held until the releaser sees mvds increment the epoch.
 	e.release <- k
 	return err

@@ -131,6 +131,7 @@ func prepare(db *DB, id PeerID, cfg config) (*mvdsNode, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	eng.dbName = db.name
 	m := &mvdsNode{
 		id:       id,
 		db:       db,
