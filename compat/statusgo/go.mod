@@ -1,3 +1,6 @@
+// CI's stand-in for status-go (docs/modules.md): every version below is the
+// one status-go's go.mod pins at commit c72f49132, recorded in
+// testdata/status-go-c72f49132.pins, and so is every replace but the core's.
 module github.com/mvdsguard/mvdsguard/compat/statusgo
 
 go 1.21

@@ -43,8 +43,11 @@ func run(ctx context.Context, dir string, out io.Writer, logger *zap.Logger) err
 	senderPath := filepath.Join(dir, "sender.db")
 	recipientPath := filepath.Join(dir, "recipient.db")
 	for _, p := range []string{senderPath, recipientPath} {
-		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%s exists already (or cannot be checked: %v): give a directory without it", p, err)
+		switch _, err := os.Stat(p); {
+		case err == nil:
+			return fmt.Errorf("%s exists already: give a directory without it", p)
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("check %s: %w", p, err)
 		}
 	}
 
