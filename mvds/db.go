@@ -151,6 +151,11 @@ func (db *DB) init(schemas []Schema) error {
 				ON CONFLICT (component) DO UPDATE SET version = excluded.version`, s.Component, have); err != nil {
 				return fmt.Errorf("record version %d of %q: %w", have, s.Component, err)
 			}
+			if s.Component == componentMvds {
+				if err := recordForMvds(ctx, tx, have); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -164,9 +169,11 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// recordedVersions reads mvdsguard_schema. A database that mvds's own
-// persistenceutil migrated (golang-migrate's mvds_schema_migrations table)
-// counts as being at that version of the "mvds" component.
+// recordedVersions reads mvdsguard_schema. mvds's own schema has a second
+// record: golang-migrate's mvds_schema_migrations, which mvds's
+// persistenceutil (status-go's start-up) reads and writes. The "mvds"
+// component is at the higher of the two, so that a database either side
+// migrated is recognised.
 func (db *DB) recordedVersions(ctx context.Context, q querier) (map[string]int64, error) {
 	out := map[string]int64{}
 	var n int
@@ -191,24 +198,45 @@ func (db *DB) recordedVersions(ctx context.Context, q querier) (map[string]int64
 			return nil, fmt.Errorf("read schema versions: %w", err)
 		}
 	}
-	if _, ok := out[componentMvds]; !ok {
-		if err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'mvds_schema_migrations'`).Scan(&n); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '`+mvdsMigrationsTable+`'`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("read mvds migration table: %w", err)
+	}
+	if n == 1 {
+		var v int64
+		var dirty bool
+		err := q.QueryRowContext(ctx, `SELECT version, dirty FROM `+mvdsMigrationsTable+` LIMIT 1`).Scan(&v, &dirty)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("read mvds migration table: %w", err)
 		}
-		if n == 1 {
-			var v int64
-			var dirty bool
-			err := q.QueryRowContext(ctx, `SELECT version, dirty FROM mvds_schema_migrations LIMIT 1`).Scan(&v, &dirty)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return nil, fmt.Errorf("read mvds migration table: %w", err)
-			}
-			if dirty {
-				return nil, fmt.Errorf("mvds schema is marked dirty at version %d: a previous migration failed half-way", v)
-			}
-			out[componentMvds] = v
+		if dirty {
+			return nil, fmt.Errorf("mvds schema is marked dirty at version %d: a previous migration failed half-way", v)
 		}
+		out[componentMvds] = max(out[componentMvds], v)
 	}
 	return out, nil
+}
+
+// mvdsMigrationsTable is where golang-migrate, run by mvds's persistenceutil,
+// records mvds's schema version.
+const mvdsMigrationsTable = "mvds_schema_migrations"
+
+// recordForMvds writes the version of mvds's schema this package applied
+// into golang-migrate's table as well, as golang-migrate would: otherwise
+// mvds's own migrations, which status-go runs on every start, would find
+// no record, try to create tables that exist, and leave the database marked
+// dirty for every later start. The table is created as golang-migrate
+// creates it; golang-migrate adds its own index on its next run.
+func recordForMvds(ctx context.Context, tx *sql.Tx, version int64) error {
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+mvdsMigrationsTable+` (version uint64, dirty bool)`); err != nil {
+		return fmt.Errorf("record mvds version %d for mvds's own migrations: %w", version, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM `+mvdsMigrationsTable); err != nil {
+		return fmt.Errorf("record mvds version %d for mvds's own migrations: %w", version, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+mvdsMigrationsTable+` (version, dirty) VALUES (?, 0)`, version); err != nil {
+		return fmt.Errorf("record mvds version %d for mvds's own migrations: %w", version, err)
+	}
+	return nil
 }
 
 func checkNotFuture(schemas []Schema, recorded map[string]int64) error {
