@@ -102,13 +102,12 @@ func (op *Op) Tx() *sql.Tx { return op.tx }
 // Epoch is the current epoch; it cannot change during the operation.
 func (op *Op) Epoch() int64 { return op.n.node.CurrentEpoch() }
 
-// AddPeer makes peer a member of group.
+// AddPeer makes peer a member of group. The node's own id is a valid peer:
+// status-go's paired devices share one identity, and it sends to them
+// through mvds as to its own id (any of them acknowledges).
 func (op *Op) AddPeer(group GroupID, peer PeerID) error {
 	if peer == (PeerID{}) {
 		return errors.New("add peer: zero peer id")
-	}
-	if peer == op.n.id {
-		return fmt.Errorf("add peer %s: a node cannot be its own peer", ShortID(peer[:]))
 	}
 	ok, err := op.n.peers.Exists(group, peer)
 	if err != nil {
