@@ -2,6 +2,8 @@ package mvdsguard_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -101,5 +103,50 @@ func TestEventDecodingIgnoresFieldsAddedLater(t *testing.T) {
 	}
 	if e.Seq != 7 || e.Type != mvdsguard.EventDelivered || e.Flow != mvdsguard.OneToOne {
 		t.Fatalf("decoded %+v", e)
+	}
+}
+
+// The fixtures are signals captured from status-go running the Guard (see
+// fixtures/signals/README.md): every Guard event decodes and encodes back to
+// the bytes status-go delivered, and status-go's own signals share the
+// envelope.
+func TestEventsDecodeWhatStatusGoSignalled(t *testing.T) {
+	files, err := filepath.Glob("fixtures/signals/*.jsonl")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no signal fixtures: %v", err)
+	}
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var guard int
+		for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var env struct {
+				Type  string          `json:"type"`
+				Event json.RawMessage `json:"event"`
+			}
+			if err := json.Unmarshal([]byte(line), &env); err != nil || env.Type == "" || len(env.Event) == 0 {
+				t.Fatalf("%s:%d: not a signal envelope: %v", name, i+1, err)
+			}
+			if !strings.HasPrefix(env.Type, "mvds.message.") {
+				continue
+			}
+			guard++
+			var e mvdsguard.Event
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatalf("%s:%d: %v", name, i+1, err)
+			}
+			back, err := json.Marshal(e)
+			if err != nil {
+				t.Fatalf("%s:%d: %v", name, i+1, err)
+			}
+			if string(back) != line {
+				t.Errorf("%s:%d: encodes as\n%s\nwant\n%s", name, i+1, back, line)
+			}
+		}
+		if guard == 0 {
+			t.Errorf("%s holds no Guard event", name)
+		}
 	}
 }

@@ -225,7 +225,9 @@ func (n *mvdsNode) EpochDuration() time.Duration { return n.epochLen }
 func (n *mvdsNode) Stats() Stats { return n.link.stats.snapshot() }
 
 // AddPeer makes peer a member of group: messages appended to the group are
-// sent to it. Adding an existing member changes nothing.
+// sent to it. Adding an existing member changes nothing. The node's own id
+// is a valid peer: status-go's paired devices share one identity, and it
+// sends to them through mvds as to its own id (any of them acknowledges).
 func (n *mvdsNode) AddPeer(ctx context.Context, group GroupID, peer PeerID) error {
 	return n.eng.op(ctx, true, true, func(*sql.Tx) error { return n.addPeer(group, peer) })
 }
@@ -234,9 +236,6 @@ func (n *mvdsNode) AddPeer(ctx context.Context, group GroupID, peer PeerID) erro
 func (n *mvdsNode) addPeer(group GroupID, peer PeerID) error {
 	if peer == (PeerID{}) {
 		return errors.New("add peer: zero peer id")
-	}
-	if peer == n.id {
-		return fmt.Errorf("add peer %s: a node cannot be its own peer", ShortID(peer[:]))
 	}
 	ok, err := n.peers.Exists(group, peer)
 	if err != nil {

@@ -99,7 +99,9 @@ func (op *Op) Tx() *sql.Tx { return op.tx }
 // Epoch is the current epoch; it cannot change during the operation.
 func (op *Op) Epoch() int64 { return op.n.node.CurrentEpoch() }
 
-// AddPeer makes peer a member of group.
+// AddPeer makes peer a member of group. The node's own id is a valid peer:
+// status-go's paired devices share one identity, and it sends to them
+// through mvds as to its own id (any of them acknowledges).
 func (op *Op) AddPeer(group GroupID, peer PeerID) error {
 	return op.n.addPeer(group, peer)
 }

@@ -40,9 +40,12 @@ func (k Kind) valid() bool { return k == Content || k == Control }
 
 // Policy says how long a message keeps retrying and how often.
 //
-// The delay before attempt n+1 is drawn uniformly from [0, min(Max, Initial ·
-// Multiplier^(n-1))] ("full jitter"), so peers that lost connectivity together
-// do not retry in lockstep. A message fails when MaxAttempts attempts went
+// The delay before attempt n+1 is drawn uniformly from [Min, min(Max, Initial ·
+// Multiplier^(n-1))] ("full jitter" above a floor), so peers that lost
+// connectivity together do not retry in lockstep. Min keeps an attempt from
+// following the previous one before an acknowledgement could have come back:
+// status-go's suites show a copy sent again 0.3 s after the first one, and the
+// duplicate reaching the recipient, without it. A message fails when MaxAttempts attempts went
 // unacknowledged (after one more delay for a late ack) or when Deadline has
 // passed since it was sent; with neither set it retries indefinitely. A
 // pending message is marked stalled once StallAfter has passed, so the GUI
@@ -50,6 +53,7 @@ func (k Kind) valid() bool { return k == Content || k == Control }
 type Policy struct {
 	Initial     time.Duration
 	Max         time.Duration
+	Min         time.Duration // the shortest delay between two attempts (0: none)
 	Multiplier  float64
 	MaxAttempts int           // 0: no limit
 	Deadline    time.Duration // 0: no deadline
@@ -68,6 +72,8 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("maximum delay %v must be positive", p.Max)
 	case p.Max < p.Initial:
 		return fmt.Errorf("maximum delay %v is below the initial delay %v", p.Max, p.Initial)
+	case p.Min < 0 || p.Min > p.Max:
+		return fmt.Errorf("minimum delay %v must be between 0 and the maximum delay %v", p.Min, p.Max)
 	case p.Multiplier < 1 || math.IsNaN(p.Multiplier) || math.IsInf(p.Multiplier, 0):
 		return fmt.Errorf("multiplier %v must be a number ≥ 1", p.Multiplier)
 	case p.MaxAttempts < 0:
@@ -92,13 +98,14 @@ func (p Policy) Ceiling(n int) time.Duration {
 	return time.Duration(d)
 }
 
-// Delay draws the delay after the n-th attempt with full jitter.
+// Delay draws the delay after the n-th attempt with full jitter, no shorter
+// than Min.
 func (p Policy) Delay(n int, r *rand.Rand) time.Duration {
 	c := p.Ceiling(n)
-	if c <= 0 {
-		return 0
+	if c <= p.Min {
+		return max(p.Min, 0)
 	}
-	return time.Duration(r.Int63n(int64(c) + 1))
+	return p.Min + time.Duration(r.Int63n(int64(c-p.Min)+1))
 }
 
 // IndefinitePolicy is the default for contact requests, join requests and

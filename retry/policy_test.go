@@ -23,6 +23,8 @@ func TestInvalidPoliciesAreRejectedWithTheReason(t *testing.T) {
 		"negative attempts": {func(p *retry.Policy) { p.MaxAttempts = -1 }, "max attempts -1"},
 		"negative deadline": {func(p *retry.Policy) { p.Deadline = -time.Hour }, "deadline -1h0m0s"},
 		"negative stall":    {func(p *retry.Policy) { p.StallAfter = -1 }, "stall threshold"},
+		"negative floor":    {func(p *retry.Policy) { p.Min = -1 }, "minimum delay -1ns"},
+		"floor above cap":   {func(p *retry.Policy) { p.Min = p.Max + 1 }, "minimum delay"},
 	} {
 		p := ok
 		c.mutate(&p)
@@ -93,5 +95,29 @@ func TestDelayIsFullJitterUnderACappedExponentialCeiling(t *testing.T) {
 	// Uniform over [0, 4s]: a quarter in each end.
 	if low < 2200 || low > 2800 || high < 2200 || high > 2800 {
 		t.Errorf("delays not uniform: %d below 1s, %d above 3s of 10000", low, high)
+	}
+}
+
+func TestDelayNeverFallsBelowTheFloor(t *testing.T) {
+	p := retry.Policy{Initial: 4 * time.Second, Max: time.Minute, Multiplier: 2, Min: time.Second}
+	r := rand.New(rand.NewSource(7))
+	var low int
+	for i := 0; i < 10000; i++ {
+		d := p.Delay(1, r)
+		if d < time.Second || d > 4*time.Second {
+			t.Fatalf("Delay(1) = %v outside [1s, 4s]", d)
+		}
+		if d < 2*time.Second {
+			low++
+		}
+	}
+	// Uniform over [1s, 4s]: a third below 2s.
+	if low < 3000 || low > 3700 {
+		t.Errorf("delays not uniform above the floor: %d of 10000 below 2s", low)
+	}
+	// A floor above the ceiling is the delay.
+	p.Min = 10 * time.Second
+	if d := p.Delay(1, r); d != 10*time.Second {
+		t.Errorf("Delay(1) with the floor above the ceiling = %v; want 10s", d)
 	}
 }

@@ -83,10 +83,10 @@ func run(ctx context.Context, dir string, out io.Writer, logger *zap.Logger) err
 	if v, err = recipient.schemaVersions(ctx); err != nil {
 		return err
 	}
-	if v.mvdsOwn != 0 || v.mvds != version || v.engine == 0 || v.ledger == 0 {
-		return fmt.Errorf("recipient: schema versions after mvds.FromSQL: %s; want mvds's applied and recorded by FromSQL at %d", v, version)
+	if v.mvdsOwn != version || v.mvds != version || v.engine == 0 || v.ledger == 0 {
+		return fmt.Errorf("recipient: schema versions after mvds.FromSQL: %s; want mvds's applied by FromSQL at %d and recorded where mvds's own migrations look too", v, version)
 	}
-	say("recipient: %s a fresh encrypted file; mvds.FromSQL applied everything: %s", recipientPath, v)
+	say("recipient: %s a fresh encrypted file; mvds.FromSQL applied everything and recorded mvds's version for mvds's own migrations: %s", recipientPath, v)
 
 	if err := deliver(ctx, sender, recipient, "hello"); err != nil {
 		return err

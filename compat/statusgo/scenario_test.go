@@ -64,8 +64,8 @@ func TestStatusGoDatabaseIsAdoptedWithoutApplyingMvdsMigrationsAgain(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.mvdsOwn != version || v.mvds != 0 || v.engine != 1 || v.ledger != 1 {
-		t.Fatalf("schema versions %s; want mvds_schema_migrations at %d and no mvds row of ours, engine 1, retry 1", v, version)
+	if v.mvdsOwn != version || v.mvds != 0 || v.engine != 1 || v.ledger != 2 {
+		t.Fatalf("schema versions %s; want mvds_schema_migrations at %d and no mvds row of ours, engine 1, retry 2", v, version)
 	}
 }
 
