@@ -126,7 +126,26 @@ mvdsguard_retry_failed_total{flow="one_to_one",reason="max_attempts"} 1
 	if n := testutil.CollectAndCount(reg, "mvdsguard_retry_time_to_ack_seconds"); n != 1 {
 		t.Fatalf("time-to-ack series: %d", n)
 	}
-	if _, err := retry.New(w.dbA, nil, w.a, retry.WithMetrics(reg)); err == nil || !strings.Contains(err.Error(), "register") {
-		t.Fatalf("registering twice: %v", err)
+
+	// A Guard built again in the same process, on the same registry (status-go
+	// logs out and in), counts on where the first left off.
+	w.net.Heal(w.a, w.b)
+	w.restartA()
+	w.send("after restart", mvdsguard.ContactRequest, retry.Control)
+	eventually(t, 10*time.Second, "delivered after the restart", func() bool { return w.status("after restart").Status == mvdsguard.Delivered })
+	want = `
+# HELP mvdsguard_retry_delivered_total Recipients that acknowledged a tracked message, per flow.
+# TYPE mvdsguard_retry_delivered_total counter
+mvdsguard_retry_delivered_total{flow="contact_request"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "mvdsguard_retry_delivered_total"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Something else under the Guard's names is not silently taken over.
+	other := prometheus.NewRegistry()
+	other.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "mvdsguard_retry_sent_total", Help: "not ours"}))
+	if _, err := retry.New(w.dbA, nil, w.a, retry.WithMetrics(other)); err == nil || !strings.Contains(err.Error(), "register retry metrics") {
+		t.Fatalf("a registry holding another collector under the Guard's name: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,10 +46,36 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.1, 3, 12),
 		}, []string{"flow"}),
 	}
-	for _, c := range []prometheus.Collector{m.sent, m.delivered, m.failed, m.rescheduled, m.attempts, m.timeToAck} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register retry metrics: %w", err)
+	// A Guard built again in the same process (status-go logs out and in)
+	// counts on in the collectors the first one registered.
+	for _, c := range []**prometheus.CounterVec{&m.sent, &m.delivered, &m.failed, &m.rescheduled} {
+		if err := register(reg, c); err != nil {
+			return nil, err
+		}
+	}
+	for _, h := range []**prometheus.HistogramVec{&m.attempts, &m.timeToAck} {
+		if err := register(reg, h); err != nil {
+			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// register registers *c with reg, or points *c at the collector of the same
+// name already registered there.
+func register[T prometheus.Collector](reg prometheus.Registerer, c *T) error {
+	err := reg.Register(*c)
+	var already prometheus.AlreadyRegisteredError
+	if errors.As(err, &already) {
+		existing, ok := already.ExistingCollector.(T)
+		if !ok {
+			return fmt.Errorf("register retry metrics: a different collector is registered under the same name: %w", err)
+		}
+		*c = existing
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("register retry metrics: %w", err)
+	}
+	return nil
 }
