@@ -251,3 +251,48 @@ func TestEveryAppendedStateEndsAckedOrAtLimitUnderLoss(t *testing.T) {
 	}
 	t.Logf("%d acknowledged, %d reached the limit (%d attempts each); network %+v", acked, limited, mvds.MaxSendCount+1, net.Stats())
 }
+
+func TestANodeWithoutAHandlerKeepsNoInbox(t *testing.T) {
+	// status-go reads received messages from the packets itself and gives
+	// the node no handler; the node then records nothing for one.
+	dir := t.TempDir()
+	net := memtransport.New(5)
+	a, b, c := peerID(1), peerID(2), peerID(3)
+	g := groupID(7)
+	dbA, dbB, dbC := openDB(t, dir, "a.db"), openDB(t, dir, "b.db"), openDB(t, dir, "c.db")
+	defer dbA.Close()
+	defer dbB.Close()
+	defer dbC.Close()
+	na := startNode(t, net, dbA, a, nil)
+	defer na.Close()
+	withoutHandler := startNode(t, net, dbB, b, nil)
+	defer withoutHandler.Close()
+	inbox := newInboxRecorder()
+	withHandler := startNode(t, net, dbC, c, inbox)
+	defer withHandler.Close()
+	ctx := context.Background()
+	for _, p := range []mvds.PeerID{b, c} {
+		if err := na.AddPeer(ctx, g, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := na.Append(ctx, g, []byte("to both")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "both acknowledged", func() bool {
+		states, err := na.States(ctx, mvds.Selection{})
+		return err == nil && len(states) == 0
+	})
+	rows := func(db *mvds.DB) (inboxRows, messages int) {
+		if err := db.SQL().QueryRow(`SELECT (SELECT count(*) FROM mvdsguard_inbox), (SELECT count(*) FROM mvds_messages)`).Scan(&inboxRows, &messages); err != nil {
+			t.Fatal(err)
+		}
+		return inboxRows, messages
+	}
+	if i, m := rows(dbB); i != 0 || m != 1 {
+		t.Errorf("node without a handler: %d inbox rows, %d stored messages; want 0 and 1", i, m)
+	}
+	if i, m := rows(dbC); i != 1 || m != 1 {
+		t.Errorf("node with a handler: %d inbox rows, %d stored messages; want 1 and 1", i, m)
+	}
+}

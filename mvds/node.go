@@ -148,7 +148,7 @@ func prepare(db *DB, id PeerID, cfg config) (*mvdsNode, int64, error) {
 func (n *mvdsNode) run(t transport.Transport, cfg config, epoch int64, w wiring) {
 	n.eng.inner, n.eng.finishTx = w.state, w.finishTx
 	n.link = newLink(t, n.eng, w.sendFailed, n.logger)
-	ms := &messageStore{db: n.db.sql, eng: n.eng, skipMissing: w.skipMissing}
+	ms := &messageStore{db: n.db.sql, eng: n.eng, skipMissing: w.skipMissing, inbox: cfg.handler != nil}
 	n.node = node.NewNode(ms, n.link, n.eng, w.nextEpoch, epoch, n.id, w.mode, n.peers, filterSentinel(n.logger))
 	n.eng.node = n.node
 	if cfg.handler != nil {

@@ -133,8 +133,10 @@ func WithHook(h Hook) Option {
 	})
 }
 
-// WithHandler sets the function that receives messages from peers. Without
-// one, received messages wait in the inbox for a node that has one.
+// WithHandler sets the function that receives messages from peers, each
+// exactly once (see Handler). Without one the node keeps no inbox: an
+// application that reads received messages elsewhere (status-go decodes
+// them from the packets) pays nothing for it.
 func WithHandler(h Handler) Option {
 	return option("WithHandler", func(c *config) error {
 		if h == nil {

@@ -32,6 +32,10 @@ type messageStore struct {
 	// error, so the error would hide the requests after it; the stock node
 	// keeps it, as mvds does.
 	skipMissing bool
+	// inbox records each new message from a peer for the node's Handler.
+	// A node without one (status-go reads received messages from the
+	// packets itself) keeps no such rows.
+	inbox bool
 }
 
 var _ store.MessageStore = (*messageStore)(nil)
@@ -75,7 +79,7 @@ func (m *messageStore) Add(msg *protobuf.Message) error {
 	if err != nil {
 		return fmt.Errorf("store message %s: %w", ShortID(id[:]), err)
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
+	if n, _ := res.RowsAffected(); n == 1 && m.inbox {
 		// New to this node (neither received before nor appended here).
 		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO mvdsguard_inbox (message_id, group_id, sender, received_epoch, received_at)
 			VALUES (?, ?, ?, ?, ?)`, id[:], msg.GroupId, m.eng.packetSender[:], m.eng.epoch(), time.Now().UnixMilli()); err != nil {
