@@ -86,6 +86,16 @@ type TxObserver interface {
 	TxDone(committed bool)
 }
 
+// LateAckObserver is implemented by a Hook that wants to hear that a peer
+// has a message whose state this node no longer holds: the Hook dropped it
+// (the message failed, and an earlier copy reached the peer after all), or
+// an earlier acknowledgement removed it (a duplicate). It runs in the
+// transaction that processes the acknowledgement, on the same serialised
+// path as the Hook.
+type LateAckObserver interface {
+	AckedWithoutState(tx *sql.Tx, epoch int64, id MessageID, peer PeerID) error
+}
+
 // NopHook implements Hook by observing nothing and letting mvds send every
 // due state on its own curve. LimitReached keeps the state: a hook that
 // wants mvds's stock behaviour must say so explicitly.

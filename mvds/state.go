@@ -145,6 +145,9 @@ func (h *hookedState) Remove(id MessageID, peer PeerID) (err error) {
 		return fmt.Errorf("remove state %s→%s: %w", ShortID(id[:]), ShortID(peer[:]), err)
 	}
 	if len(states) == 0 {
+		if late, ok := h.hook.(LateAckObserver); ok {
+			return late.AckedWithoutState(tx, h.now(), id, peer)
+		}
 		return nil
 	}
 	if _, err := tx.ExecContext(h.ctx(), `DELETE FROM mvds_states WHERE message_id = ? AND peer_id = ?`, id[:], peer[:]); err != nil {

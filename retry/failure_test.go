@@ -9,6 +9,7 @@ import (
 
 	"github.com/mvdsguard/mvdsguard"
 	"github.com/mvdsguard/mvdsguard/mvds"
+	"github.com/mvdsguard/mvdsguard/mvds/memtransport"
 	"github.com/mvdsguard/mvdsguard/retry"
 )
 
@@ -138,4 +139,29 @@ func TestRetryOfAPendingMessageSendsItNow(t *testing.T) {
 	eventually(t, 10*time.Second, "delivery without waiting up to an hour", func() bool {
 		return w.status("join").Status == mvdsguard.Delivered
 	})
+}
+
+func TestACopyThatArrivesAfterTheFailureTurnsItDelivered(t *testing.T) {
+	w := newWorld(t, retry.WithPolicy(mvdsguard.OneToOne, retry.Content, fastPolicy(3)))
+	// Every copy reaches B, but only after A has given up: B was not
+	// reading, and catches up on what the network kept for it.
+	if err := w.net.SetLinkFaults(w.a, w.b, &memtransport.Faults{Latency: 700 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	w.send("late", mvdsguard.OneToOne, retry.Content)
+	eventually(t, 10*time.Second, "failed", func() bool { return w.status("late").Status == mvdsguard.Failed })
+	eventually(t, 10*time.Second, "delivered once B's acknowledgement of an earlier copy arrives", func() bool {
+		return w.status("late").Status == mvdsguard.Delivered
+	})
+	s := w.status("late")
+	if s.Retryable || s.Reason != "" || s.Recipients[0].Status != mvdsguard.Delivered {
+		t.Fatalf("status %+v; want delivered, no retry button, no failure reason", s)
+	}
+	got := strings.Join(eventTypes(events(t, w.ga), "late"), " ")
+	if !strings.Contains(got, "failed[max_attempts] delivered(peer) delivered") {
+		t.Fatalf("events %s; want failed, then the recipient's and the message's delivered", got)
+	}
+	if n := countType(events(t, w.ga), "late", mvdsguard.EventDelivered); n != 2 {
+		t.Fatalf("%d delivered events; want the recipient's and the message's, once each (later copies' acks change nothing)", n)
+	}
 }

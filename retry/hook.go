@@ -13,8 +13,9 @@ import (
 type engineHook struct{ g *Guard }
 
 var (
-	_ mvds.Hook       = engineHook{}
-	_ mvds.TxObserver = engineHook{}
+	_ mvds.Hook            = engineHook{}
+	_ mvds.TxObserver      = engineHook{}
+	_ mvds.LateAckObserver = engineHook{}
 )
 
 // Scheduled: the Guard records its messages itself, in the same transaction
@@ -51,6 +52,13 @@ func (h engineHook) Attempted(tx *sql.Tx, _ int64, states []mvds.State) error {
 // the last one.
 func (h engineHook) Acked(tx *sql.Tx, _ int64, s mvds.State) error {
 	return h.g.ledger.acked(tx, s, h.g.now())
+}
+
+// AckedWithoutState: a copy sent before the message failed reached the
+// peer after all. The recipient is delivered, and so is the message once no
+// recipient is failed any more: the GUI's "failed" gives way to "delivered".
+func (h engineHook) AckedWithoutState(tx *sql.Tx, _ int64, id mvds.MessageID, peer mvds.PeerID) error {
+	return h.g.ledger.lateAck(tx, id, peer, h.g.now())
 }
 
 // LimitReached keeps tracked states (their policy decides when they fail)

@@ -601,6 +601,43 @@ func (l *ledger) acked(tx *sql.Tx, s mvds.State, now time.Time) error {
 	return l.finish(tx, e.appID, now)
 }
 
+// lateAck records an acknowledgement for a failed recipient, whose state
+// was dropped when it failed: an earlier copy got through after all. The
+// recipient becomes delivered; a failed message whose recipients are then
+// all delivered becomes delivered too, with its delivered event. A
+// discarded one stays discarded: the user decided.
+func (l *ledger) lateAck(tx *sql.Tx, id mvds.MessageID, peer mvds.PeerID, now time.Time) error {
+	var appID string
+	err := tx.QueryRow(`UPDATE retry_recipients SET status = ?, delivered_at = ? WHERE mvds_id = ? AND peer = ? AND status = ?
+		RETURNING app_id`, stDelivered, now.UnixMilli(), id[:], peer[:], stFailed).Scan(&appID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // not a failed recipient: a duplicate ack, or a message we received
+	}
+	if err != nil {
+		return fmt.Errorf("record late ack of %s: %w", mvds.ShortID(id[:]), err)
+	}
+	var failed, pending int
+	if err := tx.QueryRow(`UPDATE retry_messages SET delivered = delivered + 1, failed = failed - 1 WHERE app_id = ?
+		RETURNING failed, recipients - delivered - failed`, appID).Scan(&failed, &pending); err != nil {
+		return fmt.Errorf("record late ack of %q: %w", appID, err)
+	}
+	if err := l.event(tx, mvdsguard.EventDelivered, appID, peer[:], "", false, now); err != nil {
+		return err
+	}
+	if failed > 0 || pending > 0 {
+		return nil
+	}
+	res, err := tx.Exec(`UPDATE retry_messages SET status = ?, reason = '', finished_at = ? WHERE app_id = ? AND status = ?`,
+		stDelivered, now.UnixMilli(), appID, stFailed)
+	if err != nil {
+		return fmt.Errorf("record late delivery of %q: %w", appID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // pending again (a Retry is under way: its own acks settle it) or discarded
+	}
+	return l.event(tx, mvdsguard.EventDelivered, appID, nil, "", false, now)
+}
+
 // sendFailed keeps the transport's error as the message's last error.
 func (l *ledger) sendFailed(tx *sql.Tx, states []mvds.State, err error) error {
 	seen := map[string]bool{}
