@@ -30,7 +30,7 @@ func TestAReconnectTooShortToObserveStillReschedules(t *testing.T) {
 	w := newWorld(t, retry.WithPolicy(mvdsguard.ContactRequest, retry.Control, slow))
 	w.net.Partition(w.a, w.b)
 	w.send("flap", mvdsguard.ContactRequest, retry.Control)
-	eventually(t, 10*time.Second, "the first attempt", func() bool { return w.status("flap").Attempts == 1 })
+	w.firstCopyLost("flap")
 	w.net.Heal(w.a, w.b)
 	w.connA.Set(false)
 	w.connA.Set(true)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -94,7 +95,9 @@ func crashChild(dir, mode string) int {
 			return err
 		}
 		for _, s := range failed {
-			if err := ga.Retry(ctx, s.AppID); err != nil {
+			// A late copy's acknowledgement can deliver a failed message
+			// between the listing and the Retry.
+			if err := ga.Retry(ctx, s.AppID); err != nil && !errors.Is(err, retry.ErrNotRetryable) {
 				return err
 			}
 		}

@@ -131,7 +131,7 @@ func TestRetryOfAPendingMessageSendsItNow(t *testing.T) {
 	w := newWorld(t, retry.WithPolicy(mvdsguard.JoinRequest, retry.Control, slow))
 	w.net.Partition(w.a, w.b)
 	w.send("join", mvdsguard.JoinRequest, retry.Control)
-	eventually(t, 10*time.Second, "the first attempt", func() bool { return w.status("join").Attempts == 1 })
+	w.firstCopyLost("join")
 	w.net.Heal(w.a, w.b)
 	if err := w.ga.Retry(context.Background(), "join"); err != nil {
 		t.Fatal(err)

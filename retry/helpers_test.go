@@ -166,6 +166,17 @@ func (w *world) status(id string) retry.MessageStatus {
 	return s
 }
 
+// firstCopyLost waits until id's first attempt was counted and its copy
+// dropped by the partition between A and B. An attempt is counted when its
+// payload is built and sent just after, so waiting for the count alone could
+// let a busy machine send the copy after a heal that follows, and deliver it
+// without the behaviour a test means to show.
+func (w *world) firstCopyLost(id string) {
+	w.t.Helper()
+	eventually(w.t, 10*time.Second, "the first attempt", func() bool { return w.status(id).Attempts == 1 })
+	eventually(w.t, 10*time.Second, "the first copy lost to the partition", func() bool { return w.net.LinkStats(w.a, w.b).Partitioned >= 1 })
+}
+
 // eventually waits, bounded in time, for cond.
 func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()

@@ -124,7 +124,7 @@ func TestWakeFromSleepReschedulesLikeAReconnect(t *testing.T) {
 		retry.WithPolicy(mvdsguard.ContactRequest, retry.Control, slow))
 	w.net.Partition(w.a, w.b)
 	w.send("sleepy", mvdsguard.ContactRequest, retry.Control)
-	eventually(t, 10*time.Second, "the first attempt", func() bool { return w.status("sleepy").Attempts == 1 })
+	w.firstCopyLost("sleepy")
 	// The laptop sleeps; when it wakes, the peer is reachable but the next
 	// attempt is up to an hour of epochs away.
 	w.net.Heal(w.a, w.b)
@@ -137,7 +137,7 @@ func TestWakeFromSleepReschedulesLikeAReconnect(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Fatal("no rescheduled event with reason wake")
+		t.Fatalf("no rescheduled event with reason wake; events of sleepy: %v", eventTypes(events(t, w.ga), "sleepy"))
 	}
 
 }
