@@ -2,9 +2,9 @@
 // node on SQLite and exposes every transition of its sync state, so that the
 // layers above can observe and steer retransmission.
 //
-// It owns opening the database (mvds's own schema from the pinned module's
-// migration assets, plus versioned migrations of its own and of components
-// that register a Schema), building a node over mvds's SQLite message store,
+// It owns adopting a database the application opened (FromSQL: mvds's own
+// schema from the pinned module's migration assets, plus versioned
+// migrations of its own and of components that register a Schema), building a node over mvds's SQLite message store,
 // peer store and sync state with a Hook around the sync state, persisting the
 // node's epoch, delivering received messages exactly once, and the stock
 // configuration that reproduces status-go as the baseline of every
@@ -12,9 +12,12 @@
 // above but the Hook). Settings only simulations and tests turn are filled
 // into package internal/knobs rather than exported here.
 //
-// It must not know about retry policies, flows, events or any particular
-// transport: policies live in package retry, transports implement mvds's
-// transport.Transport (see mvds/memtransport and mvds/wakutransport).
+// It must not know about retry policies, flows, events, any particular
+// transport or any SQLite driver: policies live in package retry, transports
+// implement mvds's transport.Transport (see mvds/memtransport and, in the QA
+// module, qa/wakutransport), and package sqlitedb opens files by path. It
+// reaches the database through database/sql only, so that status-go can
+// link it beside SQLCipher.
 //
 // # Concurrency
 //

@@ -1,5 +1,5 @@
 // Package qanode is one black-box QA node: a real go-waku node
-// (mvds/wakutransport), a real mvds node on its own SQLite file run by a
+// (qa/wakutransport), a real mvds node on its own SQLite file run by a
 // Guard (package retry) or in status-go's stock configuration, a fault shim
 // between the two, and a REST API on 127.0.0.1 to steer and observe it
 // (docs/qa.md). mvdsqa node runs one as a process; the scenario runner runs
