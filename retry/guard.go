@@ -55,7 +55,6 @@ const maxAppID = 512
 // whose events the GUI follows. It is safe for concurrent use.
 type Guard struct {
 	node   *mvds.Node
-	db     *mvds.DB
 	self   mvds.PeerID
 	ledger *ledger
 	clock  Clock
@@ -111,7 +110,6 @@ func New(db *mvds.DB, t transport.Transport, id mvds.PeerID, opts ...Option) (*G
 		}
 	}
 	g := &Guard{
-		db:     db,
 		self:   id,
 		ledger: newLedger(db.SQL(), m),
 		clock:  cfg.clock,

@@ -206,19 +206,32 @@ func (l *ledger) message(tx *sql.Tx, appID string) (message, error) {
 // gap.
 func tallyFrom(ctx context.Context, q querier, appID string) (tally, error) {
 	var t tally
-	var tl tail
-	err := q.QueryRowContext(ctx, `SELECT m.attempts, m.first_attempt_at, m.last_attempt_at,
-			count(e.seq), coalesce(min(e.at), 0), coalesce(max(e.at), 0)
-		FROM retry_messages m LEFT JOIN retry_events e ON e.seq > m.counted_seq AND e.app_id = m.app_id AND e.type = ?
-		WHERE m.app_id = ? GROUP BY m.app_id`, int(mvdsguard.EventSent), appID).
-		Scan(&t.attempts, &t.first, &t.last, &tl.n, &tl.first, &tl.last)
+	err := q.QueryRowContext(ctx, `SELECT attempts, first_attempt_at, last_attempt_at FROM retry_messages WHERE app_id = ?`, appID).
+		Scan(&t.attempts, &t.first, &t.last)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tally{}, fmt.Errorf("attempts of %q: %w", appID, ErrUnknownMessage)
 	}
 	if err != nil {
 		return tally{}, fmt.Errorf("attempts of %q: %w", appID, err)
 	}
+	tl, err := tailOf(ctx, q, appID)
+	if err != nil {
+		return tally{}, err
+	}
 	return tl.fold(t), nil
+}
+
+// tailOf reads what appID's sent events after its row's checkpoint add. The
+// events read are the recent end of the log, by sequence number.
+func tailOf(ctx context.Context, q querier, appID string) (tail, error) {
+	var tl tail
+	err := q.QueryRowContext(ctx, `SELECT count(e.seq), coalesce(min(e.at), 0), coalesce(max(e.at), 0)
+		FROM retry_messages m JOIN retry_events e ON e.seq > m.counted_seq AND e.app_id = m.app_id AND e.type = ?
+		WHERE m.app_id = ?`, int(mvdsguard.EventSent), appID).Scan(&tl.n, &tl.first, &tl.last)
+	if err != nil {
+		return tail{}, fmt.Errorf("attempts of %q after its checkpoint: %w", appID, err)
+	}
+	return tl, nil
 }
 
 // tallyIn is the tally inside a transaction: the entry's when the message is
@@ -230,23 +243,13 @@ func (l *ledger) tallyIn(tx *sql.Tx, appID string) (tally, error) {
 		}
 		return e.committed, nil
 	}
-	return tallyFrom(context.Background(), txQuerier{tx}, appID)
+	return tallyFrom(context.Background(), tx, appID)
 }
 
-// querier is what *sql.DB and the transaction adapter offer.
+// querier is what *sql.DB and *sql.Tx both offer.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-type txQuerier struct{ tx *sql.Tx }
-
-func (q txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return q.tx.QueryContext(ctx, query, args...)
-}
-
-func (q txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return q.tx.QueryRowContext(ctx, query, args...)
 }
 
 // event writes one event, copying the message's current figures; peer is nil
@@ -425,31 +428,39 @@ func (p Policy) windows(nowMs int64) (stallAt, deadlineAt int64) {
 	return stallAt, deadlineAt
 }
 
-// record inserts the ledger rows of a new message, and a sent event for each
-// attempt mvds made before the message was tracked.
+// record inserts the ledger rows of a new message. Attempts mvds made
+// before the message was tracked (Track after an epoch already sent it) are
+// logged first, a sent event each, so that the row is inserted once with the
+// tally it checkpoints.
 func (l *ledger) record(tx *sql.Tx, meta Meta, pol Policy, now time.Time, recips []recipient) error {
 	nowMs := now.UnixMilli()
-	stallAt, deadlineAt := pol.windows(nowMs)
-	delivered, attempts := 0, 0
+	var t tally
+	delivered := 0
 	for _, r := range recips {
 		if r.delivered {
 			delivered++
 		}
-		attempts += r.attempts
+		for i := 0; i < r.attempts; i++ {
+			t.attempts++
+			t.first, t.last = nowMs, nowMs // the exact times are not known
+			if _, err := tx.Exec(`INSERT INTO retry_events (type, app_id, chat_id, flow, peer, attempts, first_attempt_at, last_attempt_at, at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, int(mvdsguard.EventSent), meta.AppID, meta.ChatID, int(meta.Flow), r.peer[:],
+				t.attempts, now.Unix(), now.Unix(), now.Unix()); err != nil {
+				return fmt.Errorf("record earlier attempts of %q: %w", meta.AppID, err)
+			}
+			l.txn.events = true
+		}
 	}
 	status, finished := stPending, int64(0)
 	if delivered == len(recips) {
 		status, finished = stDelivered, nowMs
 	}
-	var firstAttempt int64
-	if attempts > 0 {
-		firstAttempt = nowMs // made before Track; the exact time is not known
-	}
-	if _, err := tx.Exec(`INSERT INTO retry_messages (app_id, chat_id, flow, kind, status, recipients, delivered,
-			created_at, stall_at, deadline_at, finished_at, counted_seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) FROM retry_events))`,
-		meta.AppID, meta.ChatID, int(meta.Flow), int(meta.Kind), status, len(recips), delivered,
-		nowMs, stallAt, deadlineAt, finished); err != nil {
+	stallAt, deadlineAt := pol.windows(nowMs)
+	if _, err := tx.Exec(`INSERT INTO retry_messages (app_id, chat_id, flow, kind, status, recipients, delivered, attempts,
+			first_attempt_at, last_attempt_at, created_at, stall_at, deadline_at, finished_at, counted_seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) FROM retry_events))`,
+		meta.AppID, meta.ChatID, int(meta.Flow), int(meta.Kind), status, len(recips), delivered, t.attempts,
+		t.first, t.last, nowMs, stallAt, deadlineAt, finished); err != nil {
 		return fmt.Errorf("record %q: %w", meta.AppID, err)
 	}
 	stmt, err := tx.Prepare(`INSERT INTO retry_recipients (mvds_id, peer, app_id, status, delivered_at) VALUES (?, ?, ?, ?, ?)`)
@@ -457,8 +468,7 @@ func (l *ledger) record(tx *sql.Tx, meta Meta, pol Policy, now time.Time, recips
 		return fmt.Errorf("record recipients of %q: %w", meta.AppID, err)
 	}
 	defer stmt.Close()
-	e := &entry{appID: meta.AppID, chatID: meta.ChatID, flow: meta.Flow, kind: meta.Kind, policy: pol}
-	var t tally
+	e := &entry{appID: meta.AppID, chatID: meta.ChatID, flow: meta.Flow, kind: meta.Kind, policy: pol, committed: t}
 	for _, r := range recips {
 		st, at := stPending, int64(0)
 		if r.delivered {
@@ -468,23 +478,6 @@ func (l *ledger) record(tx *sql.Tx, meta Meta, pol Policy, now time.Time, recips
 		}
 		if _, err := stmt.Exec(r.mvdsID[:], r.peer[:], meta.AppID, st, at); err != nil {
 			return fmt.Errorf("record recipient %s of %q: %w", mvds.ShortID(r.peer[:]), meta.AppID, err)
-		}
-		for i := 0; i < r.attempts; i++ {
-			t.attempts++
-			t.first, t.last = firstAttempt, firstAttempt
-			if _, err := tx.Exec(`INSERT INTO retry_events (type, app_id, chat_id, flow, peer, attempts, first_attempt_at, last_attempt_at, at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, int(mvdsguard.EventSent), meta.AppID, meta.ChatID, int(meta.Flow), r.peer[:],
-				t.attempts, t.first/1000, t.last/1000, now.Unix()); err != nil {
-				return fmt.Errorf("record earlier attempts of %q: %w", meta.AppID, err)
-			}
-			l.txn.events = true
-		}
-	}
-	e.committed = t
-	if attempts > 0 {
-		if _, err := tx.Exec(`UPDATE retry_messages SET attempts = ?, first_attempt_at = ?, last_attempt_at = ?,
-			counted_seq = (SELECT max(seq) FROM retry_events) WHERE app_id = ?`, t.attempts, t.first, t.last, meta.AppID); err != nil {
-			return fmt.Errorf("record earlier attempts of %q: %w", meta.AppID, err)
 		}
 	}
 	if err := l.event(tx, mvdsguard.EventScheduled, meta.AppID, nil, "", false, now); err != nil {
@@ -661,14 +654,9 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// recipientsOf lists a message's recipients in the given statuses.
-func (l *ledger) recipientsOf(tx *sql.Tx, appID string, statuses ...int) ([]recipient, error) {
-	q := `SELECT mvds_id, peer FROM retry_recipients WHERE app_id = ? AND status IN (` + placeholders(len(statuses)) + `)`
-	args := []any{appID}
-	for _, s := range statuses {
-		args = append(args, s)
-	}
-	rows, err := tx.Query(q, args...)
+// recipientsOf lists a message's recipients in the given status.
+func (l *ledger) recipientsOf(tx *sql.Tx, appID string, status int) ([]recipient, error) {
+	rows, err := tx.Query(`SELECT mvds_id, peer FROM retry_recipients WHERE app_id = ? AND status = ?`, appID, status)
 	if err != nil {
 		return nil, fmt.Errorf("recipients of %q: %w", appID, err)
 	}
@@ -685,10 +673,6 @@ func (l *ledger) recipientsOf(tx *sql.Tx, appID string, statuses ...int) ([]reci
 		out = append(out, r)
 	}
 	return out, rows.Err()
-}
-
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 // dropState deletes the mvds state of one recipient, if it still exists.
@@ -1104,7 +1088,8 @@ func (t tail) fold(c tally) tally {
 }
 
 // replay reads, per pending message, the sent events after its row's
-// checkpoint: what a crash kept out of the row.
+// checkpoint: at start-up what a crash kept out of the row, for Pending what
+// the next checkpoint will add. Settled rows have none.
 func (l *ledger) replay(ctx context.Context) (map[string]tail, error) {
 	rows, err := l.db.QueryContext(ctx, `SELECT e.app_id, count(*), min(e.at), max(e.at) FROM retry_events e JOIN retry_messages m ON m.app_id = e.app_id
 		WHERE e.seq > coalesce((SELECT min(counted_seq) FROM retry_messages WHERE status = ?), (SELECT coalesce(max(seq), 0) FROM retry_events))

@@ -130,7 +130,7 @@ func checkOneAnswer(t *testing.T, g *Guard, app string) int {
 	t.Helper()
 	var record int
 	err := g.node.Update(context.Background(), func(op *mvds.Op) error {
-		q := txQuerier{op.Tx()}
+		q := op.Tx()
 		var err error
 		if record, err = countSent(q, app); err != nil {
 			return err
@@ -156,6 +156,16 @@ func checkOneAnswer(t *testing.T, g *Guard, app string) int {
 	}
 	if now := sentEvents(t, g.ledger.db, app); s.Attempts > now || s.Attempts < record {
 		t.Fatalf("%s: Status says %d attempts; the log had %d, then %d", app, s.Attempts, record, now)
+	}
+	// Pending reads every listed message's tail in one pass; same answer.
+	list, err := g.Pending(context.Background(), Filter{Statuses: []mvdsguard.Status{s.Status}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range list {
+		if now := sentEvents(t, g.ledger.db, app); m.AppID == app && (m.Attempts > now || m.Attempts < record) {
+			t.Fatalf("%s: Pending says %d attempts; the log had %d, then %d", app, m.Attempts, record, now)
+		}
 	}
 	return record
 }

@@ -81,22 +81,32 @@ func (l *ledger) status(ctx context.Context, appID string) (MessageStatus, error
 	if err != nil {
 		return MessageStatus{}, fmt.Errorf("status of %q: %w", appID, err)
 	}
-	if err := l.complete(ctx, &s); err != nil {
+	tl, err := tailOf(ctx, l.db, appID)
+	if err != nil {
+		return MessageStatus{}, err
+	}
+	if err := l.complete(ctx, &s, tl); err != nil {
 		return MessageStatus{}, err
 	}
 	return s, nil
 }
 
-// complete fills in what the row alone does not say: the tally (see
-// tallyFrom) and the recipients.
-func (l *ledger) complete(ctx context.Context, s *MessageStatus) error {
-	t, err := tallyFrom(ctx, l.db, s.AppID)
-	if err != nil {
-		return err
-	}
+// complete fills in what the row alone does not say: the attempts logged
+// after its checkpoint (tl; together they are tallyFrom's answer) and the
+// recipients.
+func (l *ledger) complete(ctx context.Context, s *MessageStatus, tl tail) error {
+	t := tl.fold(tally{attempts: s.Attempts, first: millisOf(s.FirstAttemptAt), last: millisOf(s.LastAttemptAt)})
 	s.Attempts, s.FirstAttemptAt, s.LastAttemptAt = t.attempts, timeMillis(t.first), timeMillis(t.last)
+	var err error
 	s.Recipients, err = l.recipients(ctx, s.AppID)
 	return err
+}
+
+func millisOf(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }
 
 // recipients reads a message's recipients.
@@ -178,8 +188,14 @@ func (l *ledger) pending(ctx context.Context, f Filter) ([]MessageStatus, error)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("pending: %w", err)
 	}
+	// Only pending rows lag their events; one read of the log's recent end
+	// gives every one's tail.
+	tails, err := l.replay(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pending: %w", err)
+	}
 	for i := range out {
-		if err := l.complete(ctx, &out[i]); err != nil {
+		if err := l.complete(ctx, &out[i], tails[out[i].AppID]); err != nil {
 			return nil, err
 		}
 	}

@@ -77,14 +77,14 @@ func Open(path string, extra ...mvds.Schema) (*mvds.DB, error) {
 	db, err := mvds.FromSQL(sqldb, abs, append([]mvds.Schema{ledger}, extra...)...)
 	if err != nil {
 		_ = sqldb.Close()
-		return nil, explain(abs, err)
+		return nil, explain(abs, err, fmt.Errorf("open %w", err)) // FromSQL's error names the file
 	}
 	// WAL only once every check passed and the migrations committed: switching
 	// the journal writes to the file.
 	var mode string
 	if err := sqldb.QueryRow(`PRAGMA journal_mode=WAL`).Scan(&mode); err != nil {
 		_ = sqldb.Close()
-		return nil, explain(abs, fmt.Errorf("set WAL journal: %w", err))
+		return nil, explain(abs, err, fmt.Errorf("open database %s: set WAL journal: %w", abs, err))
 	}
 	if mode != "wal" {
 		_ = sqldb.Close()
@@ -158,8 +158,9 @@ func fileWritable(path string) error {
 	return f.Close()
 }
 
-// explain rewrites SQLite's terse errors into ones that say what to fix.
-func explain(path string, err error) error {
+// explain rewrites SQLite's terse errors into ones that say what to fix;
+// any other error is returned as otherwise.
+func explain(path string, err, otherwise error) error {
 	switch cause, se := classify(err); cause {
 	case notADatabase:
 		return fmt.Errorf("open database %s: file is corrupt or not an SQLite database: %w", path, se)
@@ -172,10 +173,7 @@ func explain(path string, err error) error {
 			return fmt.Errorf("open database %s: file is not writable: %w", path, se)
 		}
 	}
-	if strings.HasPrefix(err.Error(), "database "+path+":") {
-		return fmt.Errorf("open %w", err) // mvds.FromSQL named the file already
-	}
-	return fmt.Errorf("open database %s: %w", path, err)
+	return otherwise
 }
 
 // cause is what an SQLite error says about the file.

@@ -34,6 +34,22 @@ func startTestPeer(t *testing.T, net *memtransport.Network, name string, id byte
 	return p
 }
 
+// adoptOnce runs a Guard on the encrypted file at path (mvds.FromSQL adopts
+// it) and stops it: what the database looks like after status-go's first
+// run with the Guard.
+func adoptOnce(t *testing.T, path, key string) {
+	t.Helper()
+	net := memtransport.New(1)
+	defer net.Close()
+	p, err := startPeer(net, "app", peerID(1), path, key, newInbox(), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // pair is a sender and a recipient, each on a fresh encrypted database.
 func pair(t *testing.T) (*memtransport.Network, *peer, *peer) {
 	t.Helper()
@@ -75,15 +91,7 @@ func TestStatusGosNextStartFindsMvdsMigrationsDoneOnAnAdoptedDatabase(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	net := memtransport.New(1)
-	defer net.Close()
-	p, err := startPeer(net, "app", peerID(1), path, "app key", newInbox(), testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.stop(); err != nil {
-		t.Fatal(err)
-	}
+	adoptOnce(t, path, "app key")
 
 	if err := restartLikeStatusGo(path, "app key", version); err != nil {
 		t.Fatal(err)
@@ -97,15 +105,7 @@ func TestMvdsOwnMigrationsFindNothingToDoWhereFromSQLMadeMvdsTables(t *testing.T
 	// too, so they find nothing to do — twice — instead of failing on tables
 	// that exist and leaving the database marked dirty.
 	path := filepath.Join(t.TempDir(), "app.db")
-	net := memtransport.New(1)
-	defer net.Close()
-	p, err := startPeer(net, "app", peerID(1), path, "app key", newInbox(), testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.stop(); err != nil {
-		t.Fatal(err)
-	}
+	adoptOnce(t, path, "app key")
 	db, err := openAppDB(path, "app key")
 	if err != nil {
 		t.Fatal(err)
