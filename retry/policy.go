@@ -45,11 +45,11 @@ func (k Kind) valid() bool { return k == Content || k == Control }
 // connectivity together do not retry in lockstep. Min keeps an attempt from
 // following the previous one before an acknowledgement could have come back:
 // status-go's suites show a copy sent again 0.3 s after the first one, and the
-// duplicate reaching the recipient, without it. A message fails when MaxAttempts attempts went
-// unacknowledged (after one more delay for a late ack) or when Deadline has
-// passed since it was sent; with neither set it retries indefinitely. A
-// pending message is marked stalled once StallAfter has passed, so the GUI
-// can show it as pending rather than sent.
+// duplicate reaching the recipient, without it. A message fails when
+// MaxAttempts attempts went unacknowledged (after one more delay for a late
+// ack) or when Deadline has passed since it was sent; with neither set it
+// retries indefinitely. A pending message is marked stalled once StallAfter
+// has passed, so the GUI can show it as pending rather than sent.
 type Policy struct {
 	Initial     time.Duration
 	Max         time.Duration
@@ -103,7 +103,7 @@ func (p Policy) Ceiling(n int) time.Duration {
 func (p Policy) Delay(n int, r *rand.Rand) time.Duration {
 	c := p.Ceiling(n)
 	if c <= p.Min {
-		return max(p.Min, 0)
+		return p.Min
 	}
 	return p.Min + time.Duration(r.Int63n(int64(c-p.Min)+1))
 }
