@@ -390,7 +390,7 @@ func (p *parser) nodes(n *yaml.Node) []Node {
 			out = append(out, nd)
 			continue
 		}
-		fields, ok := p.mapping(e.val, what, "run", "url", "token_env", "service", "light", "connect")
+		fields, ok := p.mapping(e.val, what, "run", "url", "token_env", "service", "light", "connect", "binary")
 		if !ok {
 			continue
 		}
@@ -399,10 +399,15 @@ func (p *parser) nodes(n *yaml.Node) []Node {
 			case "run":
 				v, _ := p.str(f.val, what+".run")
 				switch Run(v) {
-				case InProcess, Process, Remote:
+				case InProcess, Process, Remote, StatusBackend:
 					nd.Run = Run(v)
 				default:
-					p.errorf(f.val, "%s.run: %q is not inprocess, process or remote", what, short(v))
+					p.errorf(f.val, "%s.run: %q is not inprocess, process, remote or status-backend", what, short(v))
+				}
+			case "binary":
+				nd.Binary, _ = p.str(f.val, what+".binary")
+				if nd.Binary == "" {
+					p.errorf(f.val, "%s.binary: empty path", what)
 				}
 			case "url":
 				v, ok := p.str(f.val, what+".url")
@@ -429,8 +434,14 @@ func (p *parser) nodes(n *yaml.Node) []Node {
 		switch {
 		case nd.Run == Remote && nd.URL == "":
 			p.errorf(e.key, "%s: a remote node needs url", what)
-		case nd.Run != Remote && nd.URL != "":
-			p.errorf(e.key, "%s: url is for remote nodes only", what)
+		case nd.Run != Remote && nd.Run != StatusBackend && nd.URL != "":
+			p.errorf(e.key, "%s: url is for remote and status-backend nodes only", what)
+		case nd.Binary != "" && nd.Run != StatusBackend:
+			p.errorf(e.key, "%s: binary is for status-backend nodes only (run: status-backend)", what)
+		case nd.Binary != "" && nd.URL != "":
+			p.errorf(e.key, "%s: a status-backend node is started from binary or reached at url, not both", what)
+		case nd.Run == StatusBackend && nd.Service:
+			p.errorf(e.key, "%s: a status-backend node cannot serve light clients (status-go has no such mode)", what)
 		case nd.Run == Remote && (nd.Service || nd.Light != ""):
 			p.errorf(e.key, "%s: a remote node's mode is set where it runs; drop service and light", what)
 		case nd.Service && nd.Light != "":
@@ -527,6 +538,8 @@ func (c *checker) node(n *yaml.Node, what string) string {
 func (c *checker) local(n *yaml.Node, what, name string) {
 	if nd := c.nodes[name]; nd != nil && nd.Run == Remote {
 		c.p.errorf(n, "%s: %s is a remote node; the runner cannot stop, kill, restart or freeze it", what, name)
+	} else if nd != nil && !nd.Owned() {
+		c.p.errorf(n, "%s: %s is a status-backend the runner did not start (url); it cannot stop, kill, restart or freeze it", what, name)
 	}
 }
 

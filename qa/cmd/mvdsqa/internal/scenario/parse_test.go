@@ -81,7 +81,7 @@ func TestInvalidScenariosSayFileLineAndWhat(t *testing.T) {
 		"not a mapping":         {"- a\n- b\n", 1, "want a mapping"},
 		"bad node name":         {"name: x\nnodes:\n  9lives: {}\nsteps: [{wait: 1s}]\n", 3, "node name"},
 		"unknown node field":    {"name: x\nnodes:\n  a: {colour: red}\nsteps: [{wait: 1s}]\n", 3, `unknown key "colour"`},
-		"bad run":               {"name: x\nnodes:\n  a: {run: docker}\nsteps: [{wait: 1s}]\n", 3, "inprocess, process or remote"},
+		"bad run":               {"name: x\nnodes:\n  a: {run: docker}\nsteps: [{wait: 1s}]\n", 3, "is not inprocess, process"},
 		"remote without url":    {"name: x\nnodes:\n  a: {run: remote}\nsteps: [{wait: 1s}]\n", 3, "needs url"},
 		"bad url":               {"name: x\nnodes:\n  a: {url: ftp://x}\nsteps: [{wait: 1s}]\n", 3, "http(s) URL"},
 		"light without service": {"name: x\nnodes:\n  s: {}\n  l: {light: s}\nsteps: [{wait: 1s}]\n", 4, "does not serve light clients"},

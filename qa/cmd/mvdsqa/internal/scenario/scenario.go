@@ -33,6 +33,10 @@ const (
 	InProcess Run = "inprocess" // inside the runner (default)
 	Process   Run = "process"   // an `mvdsqa node` child process: can be SIGKILLed and SIGSTOPped
 	Remote    Run = "remote"    // an `mvdsqa node` someone else runs, reached at its URL
+	// StatusBackend is status-go itself: a status-backend process the
+	// runner starts from Binary (or from the run's -status-backend), or,
+	// with URL, one already running that the runner logs in on.
+	StatusBackend Run = "status-backend"
 )
 
 // Node is one node of the scenario.
@@ -40,7 +44,8 @@ type Node struct {
 	Line     int
 	Name     string
 	Run      Run
-	URL      string // remote
+	URL      string // remote; status-backend: one already running
+	Binary   string // status-backend: the executable to start
 	TokenEnv string // remote: environment variable holding its bearer token
 	Service  bool   // serves light clients
 	Light    string // name of the service node this light client uses
@@ -48,6 +53,12 @@ type Node struct {
 	// relay node dials every relay node declared before it, and a light
 	// node its service node.
 	Connect []string
+}
+
+// Owned reports whether the runner has the node's process in hand: it can
+// kill, restart and freeze it.
+func (n Node) Owned() bool {
+	return n.Run != Remote && !(n.Run == StatusBackend && n.URL != "")
 }
 
 // Group is a named set of nodes that messages can be sent to.
