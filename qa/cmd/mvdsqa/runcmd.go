@@ -103,7 +103,10 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	junit := fs.String("junit", "", "write JUnit XML to this file")
 	jsonOut := fs.String("json", "", "write the results as JSON to this file")
-	variant := fs.String("variant", "guarded", "guarded, stock, or both (side by side)")
+	variant := fs.String("variant", "guarded", "guarded, stock, both (side by side), status-go (needs -status-backend), or all: stock, guarded and status-go side by side")
+	statusBackend := fs.String("status-backend", "", "a status-backend executable (status-go's cmd/status-backend): run the nodes on status-go (implies -variant status-go unless -variant says otherwise)")
+	statusBackendGuarded := fs.String("status-backend-guarded", "", "with -variant all: a status-backend built with the Guard wired in, run as one more column (\"status-go guarded\")")
+	matrix := fs.String("matrix", "", "write the results side by side, one column per variant, as a Markdown table to this file")
 	work := fs.String("work", "", "directory in which every run makes its own directory for its nodes' data and logs (default: a temporary one per run, kept only for failed runs)")
 	keep := fs.Bool("keep", false, "keep the nodes' data and logs of passing runs too")
 	binary := fs.String("node-binary", "", "mvdsqa executable for process nodes (default: this one)")
@@ -123,9 +126,34 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	if *variant != "guarded" && *variant != "stock" && *variant != "both" {
-		fmt.Fprintf(stderr, "run: -variant %q: want guarded, stock or both\n", *variant)
+	variantSet := false
+	fs.Visit(func(f *flag.Flag) { variantSet = variantSet || f.Name == "variant" })
+	if *statusBackend != "" && !variantSet {
+		*variant = runner.VariantStatusGo
+	}
+	switch *variant {
+	case "guarded", "stock", "both":
+	case runner.VariantStatusGo, "all":
+		if *statusBackend == "" {
+			fmt.Fprintf(stderr, "run: -variant %s needs -status-backend (a status-backend executable)\n", *variant)
+			return 2
+		}
+	default:
+		fmt.Fprintf(stderr, "run: -variant %q: want guarded, stock, both, status-go or all\n", *variant)
 		return 2
+	}
+	if *statusBackendGuarded != "" && *variant != "all" {
+		fmt.Fprintf(stderr, "run: -status-backend-guarded is a column of -variant all\n")
+		return 2
+	}
+	for _, bin := range []string{*statusBackend, *statusBackendGuarded} {
+		if bin == "" {
+			continue
+		}
+		if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			fmt.Fprintf(stderr, "run: %s is not an executable file\n", bin)
+			return 2
+		}
 	}
 	scenarios, err := loadScenarios(fs.Args())
 	if err != nil {
@@ -148,7 +176,31 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var results []*runner.Result
+	statusGo := opts
+	statusGo.Stock, statusGo.StatusBackend = false, *statusBackend
 	for _, s := range scenarios {
+		if *variant == runner.VariantStatusGo {
+			r := runner.Run(ctx, s, statusGo)
+			results = append(results, r)
+			runner.WriteText(stdout, r)
+			continue
+		}
+		if *variant == "all" {
+			st, gu := runBoth(ctx, s, opts)
+			sg := runner.Run(ctx, s, statusGo)
+			results = append(results, st, gu, sg)
+			for _, r := range []*runner.Result{st, gu, sg} {
+				runner.WriteText(stdout, r)
+			}
+			if *statusBackendGuarded != "" {
+				wired := statusGo
+				wired.StatusBackend, wired.Label = *statusBackendGuarded, "status-go guarded"
+				r := runner.Run(ctx, s, wired)
+				results = append(results, r)
+				runner.WriteText(stdout, r)
+			}
+			continue
+		}
 		if *variant == "both" {
 			st, gu := runBoth(ctx, s, opts)
 			results = append(results, st, gu)
@@ -158,6 +210,12 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 			r := runner.Run(ctx, s, opts)
 			results = append(results, r)
 			runner.WriteText(stdout, r)
+		}
+	}
+	if *matrix != "" {
+		if err := writeMatrix(*matrix, results); err != nil {
+			fmt.Fprintf(stderr, "run: %v\n", err)
+			return 2
 		}
 	}
 	if err := writeReports(results, *junit, *jsonOut); err != nil {
@@ -198,4 +256,16 @@ func writeReports(results []*runner.Result, junit, jsonOut string) error {
 		}
 	}
 	return nil
+}
+
+func writeMatrix(path string, results []*runner.Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := runner.WriteMatrix(f, results); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Close()
 }

@@ -23,6 +23,11 @@ func (r *run) evaluate(ctx context.Context) []ExpectResult {
 	vs := make([]verdict, len(r.s.Expect))
 	for i, x := range r.s.Expect {
 		vs[i].res = ExpectResult{Line: x.Line, Kind: string(x.Kind), Text: describe(x)}
+		if why := r.unexpressedExpectation(x); why != "" {
+			vs[i].res.CannotExpress, vs[i].res.Measured, vs[i].res.Detail = true, "cannot express", why
+			vs[i].decided = true
+			continue
+		}
 		if r.opts.Slack > 1 && x.Within > 0 {
 			vs[i].res.Text += fmt.Sprintf(" (×%g slack: %v)", r.opts.Slack, r.window(x))
 		}
@@ -56,7 +61,7 @@ func (r *run) evaluate(ctx context.Context) []ExpectResult {
 final:
 	r.obs.once(context.Background())
 	for i, x := range r.s.Expect {
-		if x.Kind == scenario.ExpectNoDuplicates {
+		if x.Kind == scenario.ExpectNoDuplicates && !vs[i].res.CannotExpress {
 			vs[i].res = r.noDuplicates(x, vs[i].res)
 		}
 	}

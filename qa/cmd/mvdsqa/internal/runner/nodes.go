@@ -34,8 +34,9 @@ type node struct {
 	spec   scenario.Node
 	dir    string
 	cfg    qanode.Config // local nodes: what to start (again)
-	client *qanode.Client
+	client nodeAPI
 	info   qanode.Info
+	sg     *sgNode // a status-go node
 
 	mu     sync.Mutex
 	up     bool
@@ -73,6 +74,11 @@ func (n *node) start(ctx context.Context, r *run) error {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	switch n.spec.Run {
+	case scenario.StatusBackend:
+		if err := n.sg.start(ctx); err != nil {
+			return err
+		}
+		n.client = n.sg
 	case scenario.Remote:
 		token := ""
 		if n.spec.TokenEnv != "" {
@@ -101,7 +107,7 @@ func (n *node) start(ctx context.Context, r *run) error {
 		return fmt.Errorf("node %s: %w", n.spec.Name, err)
 	}
 	n.info = info
-	if n.local() {
+	if n.local() && n.sg == nil {
 		// Pin the addresses for restarts.
 		if _, port, err := net.SplitHostPort(addrOf(info.API)); err == nil {
 			n.cfg.API = "127.0.0.1:" + port
@@ -229,6 +235,8 @@ func (n *node) kill() error {
 		<-n.exited
 	case scenario.InProcess:
 		n.inproc.Abort()
+	case scenario.StatusBackend:
+		return n.sg.kill()
 	default:
 		return fmt.Errorf("node %s is remote: the runner cannot kill it", n.spec.Name)
 	}
@@ -240,6 +248,13 @@ func (n *node) kill() error {
 func (n *node) signal(sig syscall.Signal) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.sg != nil && n.up {
+		if err := n.sg.signal(sig); err != nil {
+			return err
+		}
+		n.frozen = sig == syscall.SIGSTOP
+		return nil
+	}
 	if n.spec.Run != scenario.Process || !n.up {
 		return fmt.Errorf("node %s: only a running process node can be frozen", n.spec.Name)
 	}
@@ -268,6 +283,9 @@ func (n *node) stop() {
 		case scenario.InProcess:
 			_ = n.inproc.Close()
 		}
+	}
+	if n.sg != nil {
+		n.sg.stop() // after a kill too: nothing is left running
 	}
 	n.up = false
 	if n.logger != nil {

@@ -62,10 +62,23 @@ type Options struct {
 	Slack float64
 	// Progress, when set, receives a line per step.
 	Progress io.Writer
+	// StatusBackend, when set, is a status-backend executable (status-go's
+	// cmd/status-backend): every node the scenario puts in the runner's
+	// process or in an `mvdsqa node` process runs on status-go instead.
+	StatusBackend string
+	// Label names the variant in results instead of Variant's name (say,
+	// "status-go guarded" for a status-go build with the Guard wired in).
+	Label string
 }
 
 // Variant names the configuration a run used.
 func (o Options) Variant() string {
+	if o.Label != "" {
+		return o.Label
+	}
+	if o.StatusBackend != "" {
+		return VariantStatusGo
+	}
 	if o.Stock {
 		return "stock"
 	}
@@ -90,6 +103,7 @@ type run struct {
 	start  time.Time
 
 	faults sync.Mutex // the nodes' parted and latency
+	sg     *sgNet     // status-go nodes, when the run has them
 
 	mu      sync.Mutex
 	labels  map[string][2]time.Time
@@ -142,6 +156,16 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 	res := &Result{Scenario: s.Name, File: s.File, Variant: opts.Variant(), Started: r.start}
 	defer func() { res.Duration = time.Since(r.start).Round(time.Millisecond) }()
 
+	if err := checkStatusGo(s, opts); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	if statusGoRun(s, opts) {
+		r.sg = newSGNet()
+		if opts.Label == "" {
+			res.Variant = VariantStatusGo
+		}
+	}
 	dir, err := runDir(s, opts)
 	if err != nil {
 		res.Error = "setup: " + err.Error()
@@ -268,6 +292,9 @@ func (r *run) setup(ctx context.Context) error {
 		if r.opts.Processes && sn.Run == scenario.InProcess {
 			sn.Run = scenario.Process
 		}
+		if r.opts.StatusBackend != "" && (sn.Run == scenario.InProcess || sn.Run == scenario.Process) {
+			sn.Run = scenario.StatusBackend
+		}
 		dir := nodeDir(r.work, sn.Name)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
@@ -285,6 +312,13 @@ func (r *run) setup(ctx context.Context) error {
 				return err
 			}
 			n.logger, n.logs = logger, f
+		}
+		if sn.Run == scenario.StatusBackend {
+			sg, err := newSGNode(r, n)
+			if err != nil {
+				return err
+			}
+			n.sg = sg
 		}
 		r.nodes = append(r.nodes, n)
 		r.byName[sn.Name] = n
@@ -315,6 +349,9 @@ func (r *run) setup(ctx context.Context) error {
 		if err := waitOnline(ctx, n); err != nil {
 			return err
 		}
+	}
+	if r.sg != nil {
+		return r.setupStatusGo(ctx)
 	}
 	for _, g := range r.s.Groups {
 		for _, m := range g.Members {

@@ -169,6 +169,9 @@ func (r *run) restart(ctx context.Context, n *node) error {
 	if err := n.start(ctx, r); err != nil {
 		return err
 	}
+	if n.sg != nil {
+		return r.reconnectStatusGo(ctx, n)
+	}
 	if err := r.connect(ctx, n); err != nil {
 		return err
 	}
@@ -225,6 +228,9 @@ func (r *run) applyFaults(ctx context.Context, n *node) error {
 // the Guard's wall clock jumps by d while its monotonic clock did not see
 // the sleep — what suspend does — so its wake detector fires.
 func (r *run) sleepNode(ctx context.Context, n *node, d time.Duration) error {
+	if n.sg != nil {
+		return r.sleepStatusGo(ctx, n, d)
+	}
 	if n.spec.Run == scenario.Process {
 		if err := n.signal(syscall.SIGSTOP); err != nil {
 			return err

@@ -1,0 +1,883 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/multiformats/go-multiaddr"
+
+	"github.com/mvdsguard/mvdsguard"
+	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/qanode"
+	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/scenario"
+	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/sgnode"
+)
+
+// This file runs scenario nodes on status-go itself: each a status-backend
+// process (or one already running), logged in with Waku on loopback only,
+// behind the same nodeAPI as the reference nodes, so that steps, the
+// observer and the expectations stay one code path. What status-go cannot
+// be asked to do is refused before any process starts (cannotExpress), or,
+// for what depends on the build, when setup probes it.
+
+// nodeAPI is what the runner asks of a node: a reference node's REST client
+// (*qanode.Client) or a status-go node (*sgNode).
+type nodeAPI interface {
+	Health(ctx context.Context) (qanode.Info, error)
+	Connect(ctx context.Context, addr string) error
+	Disconnect(ctx context.Context, peer string) error
+	CreateGroup(ctx context.Context, g qanode.GroupRequest) (qanode.Group, error)
+	Send(ctx context.Context, m qanode.SendRequest) (qanode.Message, error)
+	Messages(ctx context.Context) ([]qanode.Message, error)
+	Received(ctx context.Context, after int64) ([]qanode.Received, error)
+	Events(ctx context.Context, after uint64) ([]mvdsguard.Event, error)
+	SetOnline(ctx context.Context, online bool) error
+	SetFaults(ctx context.Context, f qanode.Faults) error
+	JumpClock(ctx context.Context, by time.Duration) (qanode.ClockState, error)
+	Retry(ctx context.Context, id string) (qanode.Message, error)
+	Discard(ctx context.Context, id string) (qanode.Message, error)
+}
+
+// VariantStatusGo names runs on status-backend nodes.
+const VariantStatusGo = "status-go"
+
+// sgTimeout bounds each setup wait on status-go: a login, a contact
+// request accepted, a group joined.
+const sgTimeout = 90 * time.Second
+
+// errCannotExpress marks what status-go cannot be asked to do.
+var errCannotExpress = errors.New("status-go cannot express this")
+
+// cannotExpress lists, with file:line, the parts of a scenario that
+// status-go nodes cannot run: faults injected at the reference node's
+// shim, its Guard's actions, flows status-backend offers no call for, and
+// light clients (status-go finds its service nodes through its fleet).
+func cannotExpress(s *scenario.Scenario) []string {
+	var out []string
+	add := func(line int, format string, args ...any) {
+		out = append(out, fmt.Sprintf("%s:%d: %s", s.File, line, fmt.Sprintf(format, args...)))
+	}
+	for _, n := range s.Nodes {
+		if n.Light != "" {
+			add(n.Line, "nodes.%s: a light client of a node the runner names: status-go takes its light-client service nodes from its fleet", n.Name)
+		}
+	}
+	var walk func(steps []scenario.Step)
+	walk = func(steps []scenario.Step) {
+		for _, st := range steps {
+			switch st.Kind {
+			case scenario.StepPartition, scenario.StepHeal, scenario.StepLatency:
+				add(st.Line, "%s: a fault injected at the reference node's shim; status-go has no such hook (the network-namespace mode would do it in the kernel)", st.Kind)
+			case scenario.StepClockJump:
+				add(st.Line, "clock_jump: moves the reference node's Guard clock; status-go has none to move")
+			case scenario.StepRetry, scenario.StepDiscard:
+				add(st.Line, "%s: a Guard action; stock status-go has no retry or discard for datasync messages", st.Kind)
+			case scenario.StepSend:
+				switch st.Send.Flow {
+				case "contact_request", "one_to_one", "private_group":
+				default:
+					add(st.Line, "send: flow %s: the runner maps only contact_request, one_to_one and private_group onto status-go calls (a join request needs a community and its admin's approval)", st.Send.Flow)
+				}
+			case scenario.StepParallel:
+				walk(st.Parallel)
+			}
+		}
+	}
+	walk(s.Steps)
+	return out
+}
+
+// unexpressedExpectation says why status-go nodes cannot answer x, or "".
+func (r *run) unexpressedExpectation(x scenario.Expectation) string {
+	if r.sg == nil {
+		return ""
+	}
+	switch x.Kind {
+	case scenario.ExpectNoDuplicates:
+		return "status-go drops a message it already has before any signal, so a second copy is invisible to its API"
+	case scenario.ExpectEvent:
+		if !r.sg.guardWired() {
+			return "stock status-go publishes no mvds.message.* events (they come with the Guard wired in)"
+		}
+	}
+	return ""
+}
+
+// sgNet is what the status-go nodes of one run share: which status-go
+// message is which scenario message, and the private groups' chat ids.
+type sgNet struct {
+	mu     sync.Mutex
+	ids    map[string]string // status-go message id (lower case) → scenario id
+	groups map[string]string // group name → chat id
+	guard  bool              // a node published an mvds.message.* signal
+}
+
+func newSGNet() *sgNet {
+	return &sgNet{ids: map[string]string{}, groups: map[string]string{}}
+}
+
+func (g *sgNet) scenarioID(sgID string) (string, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	id, ok := g.ids[strings.ToLower(sgID)]
+	return id, ok
+}
+
+func (g *sgNet) guardWired() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.guard
+}
+
+// sgNode is one scenario node on status-go.
+type sgNode struct {
+	r       *run
+	n       *node
+	binary  string
+	profile sgnode.Profile
+	rec     *sgnode.Recorder // the exchange, kept in the node's directory
+	recFile *os.File
+
+	mu       sync.Mutex
+	proc     *sgnode.Process
+	api      *sgnode.Node
+	keyUID   string
+	online   bool // as told through ConnectionChange
+	scanned  int  // signals read
+	gaps     int  // stream resumptions already reconciled
+	sent     []*sgSent
+	byID     map[string]*sgSent // status-go id (lower case) → what this node sent
+	received map[string]bool    // status-go ids seen in messages.new
+	recv     []qanode.Received  // received messages mapped to scenario ids, in order
+	events   []mvdsguard.Event
+}
+
+type sgSent struct {
+	id, sgID  string
+	flow      string
+	group     string
+	to        []string // recipients' public keys
+	at        time.Time
+	delivered bool // message.delivered, or outgoingStatus read after a gap
+	sent      bool // envelope.sent
+	expired   bool // envelope.expired
+	failed    bool // the Guard's mvds.message.failed
+}
+
+func newSGNode(r *run, n *node) (*sgNode, error) {
+	bin := n.spec.Binary
+	if bin == "" {
+		bin = r.opts.StatusBackend
+	}
+	if bin == "" && n.spec.URL == "" {
+		return nil, fmt.Errorf("node %s: a status-backend node needs binary (or the run's -status-backend) or url", n.spec.Name)
+	}
+	return &sgNode{r: r, n: n, binary: bin, online: true,
+		profile: sgnode.LocalProfile(filepath.Join(n.dir, "status-go"), n.spec.Name),
+		byID:    map[string]*sgSent{}, received: map[string]bool{}}, nil
+}
+
+// start starts the process (again) and logs in: a new account the first
+// time, the same account after a restart.
+func (g *sgNode) start(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, sgTimeout)
+	defer cancel()
+	name := g.n.spec.Name
+	addr := g.n.spec.URL
+	var proc *sgnode.Process
+	if addr == "" {
+		var err error
+		proc, err = sgnode.StartProcess(ctx, name, g.binary, g.n.logs, startTimeout)
+		if err != nil {
+			return err
+		}
+		addr = proc.Addr()
+	}
+	if g.rec == nil {
+		f, err := os.OpenFile(filepath.Join(g.n.dir, "status-backend.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		g.recFile, g.rec = f, sgnode.NewRecorder(f)
+	}
+	api, err := sgnode.Connect(ctx, name, addr, g.rec)
+	if err == nil {
+		if g.keyUID == "" {
+			err = api.CreateAccount(ctx, g.profile)
+		} else {
+			err = api.Login(ctx, g.profile, g.keyUID)
+		}
+	}
+	if err != nil {
+		if api != nil {
+			api.Close()
+		}
+		if proc != nil {
+			proc.Stop(10 * time.Second)
+		}
+		return err
+	}
+	g.mu.Lock()
+	g.proc, g.api, g.keyUID, g.scanned, g.gaps, g.online = proc, api, api.Account.KeyUID, 0, 0, true
+	g.mu.Unlock()
+	return nil
+}
+
+// client returns the logged-in node, or an error naming the node.
+func (g *sgNode) client() (*sgnode.Node, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.api == nil {
+		return nil, fmt.Errorf("node %s is not running", g.n.spec.Name)
+	}
+	return g.api, nil
+}
+
+// kill SIGKILLs the process.
+func (g *sgNode) kill() error {
+	g.mu.Lock()
+	proc, api := g.proc, g.api
+	g.proc, g.api = nil, nil
+	g.mu.Unlock()
+	if proc == nil {
+		return fmt.Errorf("node %s: the runner did not start its status-backend; it cannot kill it", g.n.spec.Name)
+	}
+	if api != nil {
+		api.Close()
+	}
+	proc.Kill()
+	return nil
+}
+
+func (g *sgNode) signal(sig syscall.Signal) error {
+	g.mu.Lock()
+	proc := g.proc
+	g.mu.Unlock()
+	if proc == nil {
+		return fmt.Errorf("node %s: the runner did not start its status-backend; it cannot freeze it", g.n.spec.Name)
+	}
+	return proc.Signal(sig)
+}
+
+// stop logs out and ends the process, for good.
+func (g *sgNode) stop() {
+	g.mu.Lock()
+	proc, api := g.proc, g.api
+	g.proc, g.api = nil, nil
+	g.mu.Unlock()
+	if api != nil {
+		if proc == nil { // one already running: leave it logged out
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			_, _ = api.Call(ctx, "Logout", nil)
+			cancel()
+		}
+		api.Close()
+	}
+	if proc != nil {
+		proc.Stop(20 * time.Second)
+	}
+	if g.recFile != nil {
+		_ = g.recFile.Close()
+		g.recFile, g.rec = nil, nil
+	}
+}
+
+// Health reports the node as the runner sees nodes: its id is the user's
+// public key, its addresses its loopback Waku addresses, online when it has
+// a peer and was not told it is offline.
+func (g *sgNode) Health(ctx context.Context) (qanode.Info, error) {
+	api, err := g.client()
+	if err != nil {
+		return qanode.Info{}, err
+	}
+	addrs, err := api.ListenAddresses(ctx)
+	if err != nil {
+		return qanode.Info{}, err
+	}
+	peers, err := api.Peers(ctx)
+	if err != nil {
+		return qanode.Info{}, err
+	}
+	g.mu.Lock()
+	online := g.online
+	g.mu.Unlock()
+	info := qanode.Info{Name: g.n.spec.Name, ID: api.Account.PublicKey, Addrs: loopbackFirst(addrs),
+		Mode: "relay", Stock: true, Online: online && len(peers) > 0, Offline: !online, Peers: len(peers), API: api.Addr()}
+	if len(info.Addrs) > 0 {
+		if m, err := multiaddr.NewMultiaddr(info.Addrs[0]); err == nil {
+			info.PeerID, _ = m.ValueForProtocol(multiaddr.P_P2P)
+		}
+	}
+	return info, nil
+}
+
+// loopbackFirst orders multiaddrs with 127.0.0.1 ones first: status-go
+// listens on every interface, and the runner dials on loopback.
+func loopbackFirst(addrs []string) []string {
+	out := append([]string(nil), addrs...)
+	isLoop := func(a string) bool {
+		h := addrHost(a)
+		ip := net.ParseIP(h)
+		return ip != nil && ip.IsLoopback()
+	}
+	sort.SliceStable(out, func(i, j int) bool { return isLoop(out[i]) && !isLoop(out[j]) })
+	return out
+}
+
+func (g *sgNode) Connect(ctx context.Context, addr string) error {
+	api, err := g.client()
+	if err != nil {
+		return err
+	}
+	return api.DialPeer(ctx, addr)
+}
+
+func (g *sgNode) Disconnect(ctx context.Context, peer string) error {
+	api, err := g.client()
+	if err != nil {
+		return err
+	}
+	return api.DropPeer(ctx, peer)
+}
+
+// CreateGroup is not how status-go makes groups (one member creates it,
+// the others join): setupStatusGo does that.
+func (g *sgNode) CreateGroup(context.Context, qanode.GroupRequest) (qanode.Group, error) {
+	return qanode.Group{}, fmt.Errorf("node %s: %w: groups are created once, by their first member", g.n.spec.Name, errCannotExpress)
+}
+
+// Send maps a scenario send onto status-go: a contact request, a 1:1
+// message, or a message in a private group's chat.
+func (g *sgNode) Send(ctx context.Context, m qanode.SendRequest) (qanode.Message, error) {
+	api, err := g.client()
+	if err != nil {
+		return qanode.Message{}, err
+	}
+	text := m.Payload
+	if text == "" {
+		text = "mvdsqa " + m.ID // status-go refuses empty messages
+	}
+	var msg sgnode.Message
+	var to []string
+	switch m.Flow {
+	case "contact_request":
+		msg, err = api.SendContactRequest(ctx, m.To, text)
+		to = []string{m.To}
+	case "one_to_one":
+		msg, err = api.SendOneToOne(ctx, m.To, text)
+		to = []string{m.To}
+	case "private_group":
+		g.r.sg.mu.Lock()
+		chat := g.r.sg.groups[m.Group]
+		g.r.sg.mu.Unlock()
+		if chat == "" {
+			return qanode.Message{}, fmt.Errorf("node %s: no private group %q was set up", g.n.spec.Name, m.Group)
+		}
+		msg, err = api.SendChatMessage(ctx, chat, text)
+		for _, gr := range g.r.s.Groups {
+			if gr.Name == m.Group {
+				for _, mem := range gr.Members {
+					if mem != g.n.spec.Name {
+						to = append(to, g.r.byName[mem].info.ID)
+					}
+				}
+			}
+		}
+	default:
+		return qanode.Message{}, fmt.Errorf("node %s: flow %s: %w", g.n.spec.Name, m.Flow, errCannotExpress)
+	}
+	if err != nil {
+		return qanode.Message{}, err
+	}
+	s := &sgSent{id: m.ID, sgID: msg.ID, flow: m.Flow, group: m.Group, to: to, at: time.Now()}
+	g.r.sg.mu.Lock()
+	g.r.sg.ids[strings.ToLower(msg.ID)] = m.ID
+	g.r.sg.mu.Unlock()
+	g.mu.Lock()
+	g.sent = append(g.sent, s)
+	g.byID[strings.ToLower(msg.ID)] = s
+	g.mu.Unlock()
+	return g.status(s), nil
+}
+
+// scan reads the signals that came since the last scan.
+func (g *sgNode) scan() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.api == nil {
+		return
+	}
+	for _, s := range g.api.Signals.Since(g.scanned) {
+		g.scanned = s.Seq
+		switch {
+		case s.Type == sgnode.SignalNewMessages:
+			for _, m := range sgnode.NewMessages(s) {
+				g.received[strings.ToLower(m.ID)] = true
+			}
+		case s.Type == sgnode.SignalDelivered:
+			if m := g.byID[strings.ToLower(sgnode.DeliveredID(s))]; m != nil {
+				m.delivered = true
+			}
+		case s.Type == sgnode.SignalEnvelopeSent || s.Type == sgnode.SignalEnvelopeExpir:
+			for _, id := range sgnode.EnvelopeIDs(s) {
+				if m := g.byID[strings.ToLower(id)]; m != nil {
+					m.sent = m.sent || s.Type == sgnode.SignalEnvelopeSent
+					m.expired = m.expired || s.Type == sgnode.SignalEnvelopeExpir
+				}
+			}
+		case strings.HasPrefix(s.Type, "mvds.message."):
+			g.r.sg.mu.Lock()
+			g.r.sg.guard = true
+			g.r.sg.mu.Unlock()
+			env, _ := json.Marshal(map[string]any{"type": s.Type, "event": s.Event})
+			var e mvdsguard.Event
+			if json.Unmarshal(env, &e) != nil {
+				continue
+			}
+			if m := g.byID[strings.ToLower(e.ID)]; m != nil {
+				if e.Type == mvdsguard.EventFailed {
+					m.failed = true
+				}
+				e.ID = m.id
+				e.Seq = uint64(len(g.events) + 1)
+				g.events = append(g.events, e)
+			}
+		}
+	}
+}
+
+// reconcile asks status-go for the status of every message not yet seen
+// delivered after the signal stream was resumed: status-backend does not
+// send again what it sent while the stream was down.
+func (g *sgNode) reconcile(ctx context.Context) {
+	g.mu.Lock()
+	api := g.api
+	if api == nil || api.Signals.Gaps() == g.gaps {
+		g.mu.Unlock()
+		return
+	}
+	g.gaps = api.Signals.Gaps()
+	var open []*sgSent
+	for _, m := range g.sent {
+		if !m.delivered {
+			open = append(open, m)
+		}
+	}
+	g.mu.Unlock()
+	for _, m := range open {
+		got, err := api.MessageByID(ctx, m.sgID)
+		if err == nil && got.OutgoingStatus == "delivered" {
+			g.mu.Lock()
+			m.delivered = true
+			g.mu.Unlock()
+		}
+	}
+}
+
+// hasReceived reports whether this node's messages.new carried sgID.
+func (g *sgNode) hasReceived(sgID string) bool {
+	g.scan()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.received[strings.ToLower(sgID)]
+}
+
+// status is a sent message as the runner reads messages: delivered when
+// status-go said so (message.delivered) or when every recipient's
+// application has it (messages.new); failed on envelope.expired or the
+// Guard's failed; a recipient delivered when its messages.new has it.
+func (g *sgNode) status(s *sgSent) qanode.Message {
+	out := qanode.Message{ID: s.id, Flow: s.flow, Group: s.group, SentAt: s.at, Status: "pending"}
+	all := len(s.to) > 0
+	for _, peer := range s.to {
+		rc := qanode.Recipient{Peer: peer, MessageID: s.sgID, Status: "pending"}
+		if r := g.r.sgByKey(peer); r != nil && r.hasReceived(s.sgID) {
+			rc.Status = "delivered"
+		} else {
+			all = false
+		}
+		out.Recipients = append(out.Recipients, rc)
+	}
+	g.mu.Lock()
+	delivered, failed := s.delivered, s.expired || s.failed
+	g.mu.Unlock()
+	switch {
+	case delivered || all:
+		out.Status = "delivered"
+	case failed:
+		out.Status, out.Retryable = "failed", true
+	}
+	return out
+}
+
+func (g *sgNode) Messages(ctx context.Context) ([]qanode.Message, error) {
+	if _, err := g.client(); err != nil {
+		return nil, err
+	}
+	g.scan()
+	g.reconcile(ctx)
+	g.mu.Lock()
+	sent := append([]*sgSent(nil), g.sent...)
+	g.mu.Unlock()
+	out := make([]qanode.Message, 0, len(sent))
+	for _, s := range sent {
+		out = append(out, g.status(s))
+	}
+	return out, nil
+}
+
+// Received returns the scenario's messages this node's application got, in
+// the order the runner learnt which scenario message each one is. A
+// message status-go shows again (updated) counts once.
+func (g *sgNode) Received(_ context.Context, after int64) ([]qanode.Received, error) {
+	if _, err := g.client(); err != nil {
+		return nil, err
+	}
+	g.scan()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	have := map[string]bool{}
+	for _, r := range g.recv {
+		have[r.MessageID] = true
+	}
+	var ids []string
+	for id := range g.received {
+		if !have[id] {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if sid, ok := g.r.sg.scenarioID(id); ok {
+			g.recv = append(g.recv, qanode.Received{Seq: int64(len(g.recv) + 1), ID: sid, MessageID: id, At: time.Now()})
+		}
+	}
+	var out []qanode.Received
+	for _, r := range g.recv {
+		if r.Seq > after {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Events are the Guard's mvds.message.* signals, when it is wired in.
+func (g *sgNode) Events(_ context.Context, after uint64) ([]mvdsguard.Event, error) {
+	if _, err := g.client(); err != nil {
+		return nil, err
+	}
+	g.scan()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []mvdsguard.Event
+	for _, e := range g.events {
+		if e.Seq > after {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// SetOnline is status-go's ConnectionChange ("wifi" or "none").
+func (g *sgNode) SetOnline(ctx context.Context, online bool) error {
+	api, err := g.client()
+	if err != nil {
+		return err
+	}
+	if err := api.ConnectionChange(ctx, online); err != nil {
+		if errors.Is(err, sgnode.ErrUnsupported) {
+			return fmt.Errorf("%w: %w", errCannotExpress, err)
+		}
+		return err
+	}
+	g.mu.Lock()
+	g.online = online
+	g.mu.Unlock()
+	return nil
+}
+
+func (g *sgNode) SetFaults(context.Context, qanode.Faults) error {
+	return fmt.Errorf("node %s: faults at a shim: %w", g.n.spec.Name, errCannotExpress)
+}
+
+func (g *sgNode) JumpClock(context.Context, time.Duration) (qanode.ClockState, error) {
+	return qanode.ClockState{}, fmt.Errorf("node %s: clock jump: %w", g.n.spec.Name, errCannotExpress)
+}
+
+func (g *sgNode) Retry(context.Context, string) (qanode.Message, error) {
+	return qanode.Message{}, fmt.Errorf("node %s: retry: %w", g.n.spec.Name, errCannotExpress)
+}
+
+func (g *sgNode) Discard(context.Context, string) (qanode.Message, error) {
+	return qanode.Message{}, fmt.Errorf("node %s: discard: %w", g.n.spec.Name, errCannotExpress)
+}
+
+// sgByKey is the status-go node logged in as the user with public key key.
+func (r *run) sgByKey(key string) *sgNode {
+	for _, n := range r.nodes {
+		if n.sg != nil && strings.EqualFold(n.info.ID, key) {
+			return n.sg
+		}
+	}
+	return nil
+}
+
+// needsOffline reports whether a scenario tells a node it is offline.
+func needsOffline(steps []scenario.Step) (int, bool) {
+	for _, st := range steps {
+		switch st.Kind {
+		case scenario.StepOffline, scenario.StepOnline, scenario.StepFlap:
+			return st.Line, true
+		case scenario.StepParallel:
+			if l, ok := needsOffline(st.Parallel); ok {
+				return l, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// setupStatusGo does on status-go what a reference node needs no setup
+// for. It checks that the build can be told it is offline when the
+// scenario needs that; makes every pair of users that exchange 1:1 or
+// group messages mutual contacts (status-go's precondition for both); and
+// creates each private group at its first member, the others joining it.
+func (r *run) setupStatusGo(ctx context.Context) error {
+	if line, ok := needsOffline(r.s.Steps); ok {
+		first := r.nodes[0]
+		if err := first.client.SetOnline(ctx, true); err != nil {
+			if errors.Is(err, errCannotExpress) {
+				return fmt.Errorf("cannot express on status-go: %s:%d: going offline needs ConnectionChange: %w", r.s.File, line, err)
+			}
+			return err
+		}
+	}
+	for _, p := range r.contactPairs() {
+		if err := r.makeContacts(ctx, p[0], p[1]); err != nil {
+			return err
+		}
+	}
+	for _, gr := range r.s.Groups {
+		if err := r.makeGroup(ctx, gr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// contactPairs are the pairs of nodes that must be mutual contacts.
+func (r *run) contactPairs() [][2]*node {
+	seen := map[[2]string]bool{}
+	var out [][2]*node
+	add := func(a, b string) {
+		if a == b || seen[[2]string{a, b}] || seen[[2]string{b, a}] {
+			return
+		}
+		seen[[2]string{a, b}] = true
+		out = append(out, [2]*node{r.byName[a], r.byName[b]})
+	}
+	var walk func([]scenario.Step)
+	walk = func(steps []scenario.Step) {
+		for _, st := range steps {
+			if st.Kind == scenario.StepSend && st.Send.Flow == "one_to_one" && st.Send.To != "" {
+				add(st.Send.From, st.Send.To)
+			}
+			walk(st.Parallel)
+		}
+	}
+	walk(r.s.Steps)
+	for _, g := range r.s.Groups {
+		for i, a := range g.Members {
+			for _, b := range g.Members[i+1:] {
+				add(a, b)
+			}
+		}
+	}
+	return out
+}
+
+// makeContacts: a sends b a contact request, b accepts it, and a sees b
+// as a mutual contact.
+func (r *run) makeContacts(ctx context.Context, a, b *node) error {
+	ctx, cancel := context.WithTimeout(ctx, sgTimeout)
+	defer cancel()
+	r.progress("setup: %s and %s become contacts", a.spec.Name, b.spec.Name)
+	aa, err := a.sg.client()
+	if err != nil {
+		return err
+	}
+	bb, err := b.sg.client()
+	if err != nil {
+		return err
+	}
+	cr, err := aa.SendContactRequest(ctx, b.info.ID, "mvdsqa setup")
+	if err != nil {
+		return fmt.Errorf("setup: contacts %s and %s: %w", a.spec.Name, b.spec.Name, err)
+	}
+	if _, err := bb.Signals.Wait(ctx, 0, func(s sgnode.Signal) bool {
+		for _, m := range sgnode.NewMessages(s) {
+			if strings.EqualFold(m.ID, cr.ID) {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		return fmt.Errorf("setup: %s never got %s's contact request: %w", b.spec.Name, a.spec.Name, err)
+	}
+	if err := bb.AcceptContactRequest(ctx, cr.ID); err != nil {
+		return fmt.Errorf("setup: contacts %s and %s: %w", a.spec.Name, b.spec.Name, err)
+	}
+	for {
+		var c struct {
+			Mutual bool `json:"mutual"`
+		}
+		if err := aa.RPC(ctx, "wakuext_getContactByID", &c, b.info.ID); err == nil && c.Mutual {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("setup: %s never saw %s accept its contact request: %w", a.spec.Name, b.spec.Name, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// makeGroup creates a private group at its first member; every other
+// member waits for the chat and joins it.
+func (r *run) makeGroup(ctx context.Context, gr scenario.Group) error {
+	ctx, cancel := context.WithTimeout(ctx, sgTimeout)
+	defer cancel()
+	r.progress("setup: group %s", gr.Name)
+	creator := r.byName[gr.Members[0]]
+	api, err := creator.sg.client()
+	if err != nil {
+		return err
+	}
+	var keys []string
+	for _, m := range gr.Members[1:] {
+		keys = append(keys, r.byName[m].info.ID)
+	}
+	chat, err := api.CreateGroup(ctx, gr.Name, keys)
+	if err != nil {
+		return fmt.Errorf("setup: group %s: %w", gr.Name, err)
+	}
+	r.sg.mu.Lock()
+	r.sg.groups[gr.Name] = chat
+	r.sg.mu.Unlock()
+	for _, m := range gr.Members[1:] {
+		mem, err := r.byName[m].sg.client()
+		if err != nil {
+			return err
+		}
+		if _, err := mem.Signals.Wait(ctx, 0, func(s sgnode.Signal) bool {
+			if s.Type != sgnode.SignalNewMessages {
+				return false
+			}
+			var resp sgnode.Response
+			_ = json.Unmarshal(s.Event, &resp)
+			for _, c := range resp.Chats {
+				if c.ID == chat {
+					return true
+				}
+			}
+			return false
+		}); err != nil {
+			return fmt.Errorf("setup: %s never got group %s: %w", m, gr.Name, err)
+		}
+		if err := mem.ConfirmJoiningGroup(ctx, chat); err != nil {
+			return fmt.Errorf("setup: %s joining group %s: %w", m, gr.Name, err)
+		}
+	}
+	return nil
+}
+
+// reconnectStatusGo dials, from a restarted status-go node, every running
+// node it was meshed with: its Waku port changed with the restart, so the
+// nodes that had dialed it cannot find it again by themselves.
+func (r *run) reconnectStatusGo(ctx context.Context, n *node) error {
+	for _, o := range r.nodes {
+		if o == n || !o.running() || o.spec.Light != "" {
+			continue
+		}
+		linked := false
+		for _, p := range r.peersOf(n) {
+			linked = linked || p == o
+		}
+		for _, p := range r.peersOf(o) {
+			linked = linked || p == n
+		}
+		if !linked {
+			continue
+		}
+		addr, err := dialAddr(n, o)
+		if err != nil {
+			return err
+		}
+		if err := n.client.Connect(ctx, addr); err != nil {
+			return fmt.Errorf("connect %s to %s: %w", n.spec.Name, o.spec.Name, err)
+		}
+	}
+	return nil
+}
+
+// statusGoRun reports whether a run puts nodes on status-go.
+func statusGoRun(s *scenario.Scenario, opts Options) bool {
+	if opts.StatusBackend != "" {
+		return true
+	}
+	for _, n := range s.Nodes {
+		if n.Run == scenario.StatusBackend {
+			return true
+		}
+	}
+	return false
+}
+
+// checkStatusGo refuses, before any process starts, a run on status-go that
+// status-go cannot express, and one that mixes status-go nodes with
+// reference nodes (their Waku networks share no pubsub topic).
+func checkStatusGo(s *scenario.Scenario, opts Options) error {
+	if !statusGoRun(s, opts) {
+		return nil
+	}
+	var mixed []string
+	for _, n := range s.Nodes {
+		run := n.Run
+		if opts.StatusBackend != "" && (run == scenario.InProcess || run == scenario.Process) {
+			run = scenario.StatusBackend
+		}
+		if run != scenario.StatusBackend {
+			mixed = append(mixed, n.Name)
+		}
+	}
+	if len(mixed) > 0 {
+		return fmt.Errorf("setup: %s: nodes %s are not status-backend nodes: a run is all status-go or none (their Waku networks do not meet)", s.File, names(mixed))
+	}
+	if problems := cannotExpress(s); len(problems) > 0 {
+		return fmt.Errorf("cannot express on status-go: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// sleepStatusGo is a laptop sleeping: the status-backend process is
+// frozen (SIGSTOP) for d and continued. Status-go has no clock of its own
+// to jump: it reads the system's.
+func (r *run) sleepStatusGo(ctx context.Context, n *node, d time.Duration) error {
+	if err := n.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	if err := sleep(ctx, d); err != nil {
+		_ = n.signal(syscall.SIGCONT)
+		return err
+	}
+	return n.signal(syscall.SIGCONT)
+}
