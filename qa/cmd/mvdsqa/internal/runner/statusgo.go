@@ -239,6 +239,10 @@ func (g *sgNode) client() (*sgnode.Node, error) {
 	if g.api == nil {
 		return nil, fmt.Errorf("node %s is not running", g.n.spec.Name)
 	}
+	// Without its signals the runner would see nothing the node does.
+	if err := g.api.Signals.Err(); err != nil {
+		return nil, err
+	}
 	return g.api, nil
 }
 

@@ -15,8 +15,7 @@ import (
 // A signal stream that status-backend closes and does not accept again
 // ends with an error naming the node, and a waiter learns it.
 func TestSignalStreamClosedForGood(t *testing.T) {
-	r := newReplay(t, []Entry{{Kind: EntryWSOpen}, {Kind: EntryWSClose}})
-	r.noResume = true
+	r := newReplay(t, []Entry{{Kind: EntryWSOpen}, {Kind: EntryWSClose}}, func(r *Replay) { r.NoResume = true })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	n, err := Connect(ctx, "alice", r.addr(), nil)
