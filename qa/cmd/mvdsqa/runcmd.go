@@ -105,7 +105,7 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 	jsonOut := fs.String("json", "", "write the results as JSON to this file")
 	variant := fs.String("variant", "guarded", "guarded, stock, both (side by side), status-go (needs -status-backend), or all: stock, guarded and status-go side by side")
 	statusBackend := fs.String("status-backend", "", "a status-backend executable (status-go's cmd/status-backend): run the nodes on status-go (implies -variant status-go unless -variant says otherwise)")
-	statusBackendGuarded := fs.String("status-backend-guarded", "", "with -variant all: a status-backend built with the Guard wired in, run as one more column (\"status-go guarded\")")
+	statusBackendGuarded := fs.String("status-backend-guarded", "", "with -variant all: a status-backend built with the Guard wired in, run as one more column (\"status-go-guarded\")")
 	matrix := fs.String("matrix", "", "write the results side by side, one column per variant, as a Markdown table to this file")
 	work := fs.String("work", "", "directory in which every run makes its own directory for its nodes' data and logs (default: a temporary one per run, kept only for failed runs)")
 	keep := fs.Bool("keep", false, "keep the nodes' data and logs of passing runs too")
@@ -194,7 +194,7 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 			}
 			if *statusBackendGuarded != "" {
 				wired := statusGo
-				wired.StatusBackend, wired.Label = *statusBackendGuarded, "status-go guarded"
+				wired.StatusBackend, wired.Label = *statusBackendGuarded, "status-go-guarded"
 				r := runner.Run(ctx, s, wired)
 				results = append(results, r)
 				runner.WriteText(stdout, r)

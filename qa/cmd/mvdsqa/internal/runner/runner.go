@@ -67,7 +67,7 @@ type Options struct {
 	// process or in an `mvdsqa node` process runs on status-go instead.
 	StatusBackend string
 	// Label names the variant in results instead of Variant's name (say,
-	// "status-go guarded" for a status-go build with the Guard wired in).
+	// "status-go-guarded" for a status-go build with the Guard wired in).
 	Label string
 }
 
@@ -209,6 +209,9 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 		}
 	}
 	res.Expectations = r.evaluate(ctx)
+	if err := r.lostStreams(); err != nil {
+		res.Error = strings.TrimPrefix(res.Error+"; "+err.Error(), "; ")
+	}
 	res.Sent, res.Accepted = r.counts()
 	return res
 }
@@ -335,6 +338,11 @@ func (r *run) setup(ctx context.Context) error {
 		}
 		if err := n.start(ctx, r); err != nil {
 			return err
+		}
+		if n == r.nodes[0] && n.sg != nil {
+			if err := r.probeStatusGo(ctx, n); err != nil {
+				return err
+			}
 		}
 		if !n.local() && r.opts.Stock != n.info.Stock {
 			r.progress("note: remote node %s runs %s whatever the variant", n.spec.Name, map[bool]string{true: "stock", false: "guarded"}[n.info.Stock])

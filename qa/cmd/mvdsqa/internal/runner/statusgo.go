@@ -650,21 +650,28 @@ func needsOffline(steps []scenario.Step) (int, bool) {
 	return 0, false
 }
 
+// probeStatusGo checks, on the first node logged in, that its build can be
+// told it is offline when the scenario needs that: status-backend serves
+// ConnectionChange only from some status-go versions on.
+func (r *run) probeStatusGo(ctx context.Context, first *node) error {
+	line, ok := needsOffline(r.s.Steps)
+	if !ok {
+		return nil
+	}
+	if err := first.client.SetOnline(ctx, true); err != nil {
+		if errors.Is(err, errCannotExpress) {
+			return fmt.Errorf("cannot express on status-go: %s:%d: going offline needs ConnectionChange: %w", r.s.File, line, err)
+		}
+		return err
+	}
+	return nil
+}
+
 // setupStatusGo does on status-go what a reference node needs no setup
-// for. It checks that the build can be told it is offline when the
-// scenario needs that; makes every pair of users that exchange 1:1 or
+// for. It makes every pair of users that exchange 1:1 or
 // group messages mutual contacts (status-go's precondition for both); and
 // creates each private group at its first member, the others joining it.
 func (r *run) setupStatusGo(ctx context.Context) error {
-	if line, ok := needsOffline(r.s.Steps); ok {
-		first := r.nodes[0]
-		if err := first.client.SetOnline(ctx, true); err != nil {
-			if errors.Is(err, errCannotExpress) {
-				return fmt.Errorf("cannot express on status-go: %s:%d: going offline needs ConnectionChange: %w", r.s.File, line, err)
-			}
-			return err
-		}
-	}
 	for _, p := range r.contactPairs() {
 		if err := r.makeContacts(ctx, p[0], p[1]); err != nil {
 			return err
@@ -884,4 +891,45 @@ func (r *run) sleepStatusGo(ctx context.Context, n *node, d time.Duration) error
 		return err
 	}
 	return n.signal(syscall.SIGCONT)
+}
+
+// lostStreams reports the status-go nodes whose signal stream closed for
+// good during the run, each with the step that was running: without its
+// signals the runner saw nothing more of the node, and the verdicts on its
+// messages mean nothing.
+func (r *run) lostStreams() error {
+	if r.sg == nil {
+		return nil
+	}
+	var errs []error
+	for _, n := range r.nodes {
+		if n.sg == nil {
+			continue
+		}
+		n.sg.mu.Lock()
+		api := n.sg.api
+		n.sg.mu.Unlock()
+		if api == nil || api.Signals.Err() == nil {
+			continue
+		}
+		errs = append(errs, fmt.Errorf("%w (%s)", api.Signals.Err(), r.stepAt(api.Signals.ClosedAt())))
+	}
+	return errors.Join(errs...)
+}
+
+// stepAt names the step that was running at t, or the last one started
+// before it.
+func (r *run) stepAt(t time.Time) string {
+	at := t.Sub(r.start).Seconds()
+	var last *StepResult
+	steps := r.stepResults()
+	for i := range steps {
+		if steps[i].Start <= at {
+			last = &steps[i]
+		}
+	}
+	if last == nil {
+		return "before the first step"
+	}
+	return fmt.Sprintf("during or after step %s:%d %s", r.s.File, last.Line, last.Kind)
 }

@@ -37,7 +37,8 @@ type Signals struct {
 	log     []Signal
 	changed chan struct{} // closed and replaced on every change
 	gaps    int
-	err     error // set once the stream is closed for good
+	err      error // set once the stream is closed for good
+	closedAt time.Time
 	conn    *websocket.Conn
 	stopped bool
 	done    chan struct{}
@@ -174,9 +175,16 @@ func (s *Signals) close(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err == nil {
-		s.err = err
+		s.err, s.closedAt = err, time.Now()
 	}
 	s.notify()
+}
+
+// ClosedAt is when the stream ended for good (zero while it runs).
+func (s *Signals) ClosedAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closedAt
 }
 
 // Stop closes the stream for good.
