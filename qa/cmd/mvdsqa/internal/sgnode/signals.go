@@ -31,17 +31,17 @@ type Signals struct {
 	url  string
 	rec  *Recorder
 
-	mu      sync.Mutex
-	resumes int           // dial attempts after a drop before giving up
-	backoff time.Duration // the pause between them
-	log     []Signal
-	changed chan struct{} // closed and replaced on every change
-	gaps    int
+	mu       sync.Mutex
+	resumes  int           // dial attempts after a drop before giving up
+	backoff  time.Duration // the pause between them
+	log      []Signal
+	changed  chan struct{} // closed and replaced on every change
+	gaps     int
 	err      error // set once the stream is closed for good
 	closedAt time.Time
-	conn    *websocket.Conn
-	stopped bool
-	done    chan struct{}
+	conn     *websocket.Conn
+	stopped  bool
+	done     chan struct{}
 }
 
 // DialSignals opens the signal stream of the status-backend at addr. It
