@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // WriteMatrix writes the results side by side as a Markdown table: a row
@@ -62,7 +63,7 @@ func WriteMatrix(w io.Writer, rs []*Result) error {
 				case r == nil:
 					b.WriteString(" — |")
 				case r.Error != "":
-					fmt.Fprintf(&b, " error: %s |", cell(r.Error))
+					fmt.Fprintf(&b, " error: %s |", cell(clipped(r.Error, 200)))
 				default:
 					b.WriteString(" ran |")
 				}
@@ -107,9 +108,16 @@ func matrixCell(r *Result, line int) string {
 // cell makes text safe in a Markdown table cell.
 func cell(s string) string {
 	s = strings.ReplaceAll(s, "|", "\\|")
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) > 400 {
-		s = s[:400] + "…"
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// clipped shortens s to n bytes, on a rune boundary, marking the cut.
+func clipped(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -752,7 +752,7 @@ func (r *run) makeContacts(ctx context.Context, a, b *node) error {
 			Mutual bool `json:"mutual"`
 		}
 		if err := aa.RPC(ctx, "wakuext_getContactByID", &c, b.info.ID); err == nil && c.Mutual {
-			return nil
+			break
 		}
 		select {
 		case <-ctx.Done():
@@ -760,6 +760,36 @@ func (r *run) makeContacts(ctx context.Context, a, b *node) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	// A chat is in use once a message has gone each way: before that,
+	// status-go may still be setting up the keys and topics the first
+	// messages travel on, and that is not what a scenario measures.
+	began := time.Now()
+	if err := warmUp(ctx, aa, bb, b.info.ID); err != nil {
+		return fmt.Errorf("setup: 1:1 chat %s to %s: %w", a.spec.Name, b.spec.Name, err)
+	}
+	if err := warmUp(ctx, bb, aa, a.info.ID); err != nil {
+		return fmt.Errorf("setup: 1:1 chat %s to %s: %w", b.spec.Name, a.spec.Name, err)
+	}
+	r.progress("setup: the 1:1 chat of %s and %s carried a message each way in %.1fs", a.spec.Name, b.spec.Name, time.Since(began).Seconds())
+	return nil
+}
+
+// warmUp sends a 1:1 message from one user to the other (public key to)
+// and waits until it is in the other's messages.new.
+func warmUp(ctx context.Context, from, to *sgnode.Node, key string) error {
+	m, err := from.SendOneToOne(ctx, key, "mvdsqa setup: chat in use")
+	if err != nil {
+		return err
+	}
+	_, err = to.Signals.Wait(ctx, 0, func(s sgnode.Signal) bool {
+		for _, got := range sgnode.NewMessages(s) {
+			if strings.EqualFold(got.ID, m.ID) {
+				return true
+			}
+		}
+		return false
+	})
+	return err
 }
 
 // makeGroup creates a private group at its first member; every other

@@ -194,7 +194,7 @@ func TestStatusGoLoginFails(t *testing.T) {
 func TestStatusGoRPCErrorFailsTheStep(t *testing.T) {
 	dir := recordings(t, func(node string, es []sgnode.Entry) []sgnode.Entry {
 		for i, e := range es {
-			if node == "alice" && isCall(e, "wakuext_sendOneToOneMessage") {
+			if node == "alice" && isCall(e, "wakuext_sendOneToOneMessage") && strings.Contains(string(e.Request), "hello bob") {
 				es[i].Response = json.RawMessage(`{"jsonrpc":"2.0","id":9,"error":{"code":-32000,"message":"can't send a message: chat not found"}}`)
 				break
 			}
@@ -218,7 +218,7 @@ func TestStatusGoSignalStreamLost(t *testing.T) {
 			return es
 		}
 		for i, e := range es {
-			if isCall(e, "wakuext_sendOneToOneMessage") {
+			if isCall(e, "wakuext_sendOneToOneMessage") && strings.Contains(string(e.Request), "hello bob") {
 				out := append([]sgnode.Entry(nil), es[:i+1]...)
 				out = append(out, sgnode.Entry{Kind: sgnode.EntryWSClose})
 				return append(out, es[i+1:]...)
