@@ -151,6 +151,7 @@ type sgNode struct {
 	proc     *sgnode.Process
 	api      *sgnode.Node
 	keyUID   string
+	key      string // the user's public key, the same across restarts
 	online   bool // as told through ConnectionChange
 	scanned  int  // signals read
 	gaps     int  // stream resumptions already reconciled
@@ -227,9 +228,16 @@ func (g *sgNode) start(ctx context.Context) error {
 		return err
 	}
 	g.mu.Lock()
-	g.proc, g.api, g.keyUID, g.scanned, g.gaps, g.online = proc, api, api.Account.KeyUID, 0, 0, true
+	g.proc, g.api, g.keyUID, g.key, g.scanned, g.gaps, g.online = proc, api, api.Account.KeyUID, api.Account.PublicKey, 0, 0, true
 	g.mu.Unlock()
 	return nil
+}
+
+// publicKey is the user's public key ("" before the first login).
+func (g *sgNode) publicKey() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.key
 }
 
 // client returns the logged-in node, or an error naming the node.
@@ -391,7 +399,7 @@ func (g *sgNode) Send(ctx context.Context, m qanode.SendRequest) (qanode.Message
 			if gr.Name == m.Group {
 				for _, mem := range gr.Members {
 					if mem != g.n.spec.Name {
-						to = append(to, g.r.byName[mem].info.ID)
+						to = append(to, g.r.byName[mem].sg.publicKey())
 					}
 				}
 			}
@@ -628,7 +636,10 @@ func (g *sgNode) Discard(context.Context, string) (qanode.Message, error) {
 // sgByKey is the status-go node logged in as the user with public key key.
 func (r *run) sgByKey(key string) *sgNode {
 	for _, n := range r.nodes {
-		if n.sg != nil && strings.EqualFold(n.info.ID, key) {
+		if n.sg == nil {
+			continue
+		}
+		if strings.EqualFold(n.sg.publicKey(), key) {
 			return n.sg
 		}
 	}
