@@ -14,8 +14,11 @@ import (
 // answer it got, or a WebSocket event. Recordings are JSON lines, one Entry
 // each, in the order the client saw them.
 type Entry struct {
-	// At is the time since the recording started, in milliseconds.
-	At int64 `json:"at"`
+	// At is the time since the recording started, in milliseconds; Unix
+	// the wall clock, in milliseconds since 1970, to line up the
+	// recordings of several nodes.
+	At   int64 `json:"at"`
+	Unix int64 `json:"unixMs,omitempty"`
 	// Kind is "call" (an HTTP request and its answer), "signal" (a message
 	// on /signals), "ws_open" or "ws_close".
 	Kind string `json:"kind"`
@@ -58,7 +61,8 @@ func (r *Recorder) add(e Entry) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e.At = time.Since(r.start).Milliseconds()
+	now := time.Now()
+	e.At, e.Unix = now.Sub(r.start).Milliseconds(), now.UnixMilli()
 	b, err := json.Marshal(e)
 	if err == nil {
 		b = append(b, '\n')
