@@ -152,9 +152,9 @@ type sgNode struct {
 	api      *sgnode.Node
 	keyUID   string
 	key      string // the user's public key, the same across restarts
-	online   bool // as told through ConnectionChange
-	scanned  int  // signals read
-	gaps     int  // stream resumptions already reconciled
+	online   bool   // as told through ConnectionChange
+	scanned  int    // signals read
+	gaps     int    // stream resumptions already reconciled
 	sent     []*sgSent
 	byID     map[string]*sgSent // status-go id (lower case) → what this node sent
 	received map[string]bool    // status-go ids seen in messages.new
