@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,9 @@ const (
 	fakeNodesEnv = "MVDSQA_FAKE_STATUS_BACKEND_NODES"     // node names, in the order the runner starts them
 	fakeNoResume = "MVDSQA_FAKE_STATUS_BACKEND_NO_RESUME" // refuse /signals after a recorded close
 )
+
+// fakePolls are the reads the runner repeats as often as it needs.
+var fakePolls = map[string]bool{"wakuext_listenAddresses": true, "wakuext_peers": true, "wakuext_getContactByID": true, "wakuext_messageByMessageID": true}
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(fakeEnv); dir != "" {
@@ -62,7 +66,7 @@ func fakeStatusBackend(dir string) int {
 		return 3
 	}
 	rp := sgnode.NewReplay(es)
-	rp.Polls = map[string]bool{"wakuext_listenAddresses": true, "wakuext_peers": true, "wakuext_getContactByID": true, "wakuext_messageByMessageID": true}
+	rp.Polls = fakePolls
 	rp.NoResume = os.Getenv(fakeNoResume) != ""
 	go rp.Play()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -319,5 +323,33 @@ func TestWriteMatrix(t *testing.T) {
 		"| t | (run) | — | — | error: cannot express on status-go: t.yaml:9: partition |\n"
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// status-backends already running, reached at their URLs: the runner logs
+// in on them and runs the recorded scenario as on processes it started.
+func TestStatusGoAtURLs(t *testing.T) {
+	src := recordedScenario(t)
+	for _, n := range []string{"hub", "alice", "bob"} {
+		es, err := sgnode.ReadRecording(filepath.Join("testdata", "statusgo", n+".jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rp := sgnode.NewReplay(es)
+		rp.Polls = fakePolls
+		go rp.Play()
+		srv := httptest.NewServer(rp)
+		t.Cleanup(func() { rp.Stop(); srv.Close() })
+		src = strings.Replace(src, "  "+n+": {}", fmt.Sprintf("  %s: {run: status-backend, url: %q}", n, srv.URL), 1)
+	}
+	r := Run(context.Background(), parse(t, src), Options{WorkDir: t.TempDir(), Slack: slack})
+	if r.Error != "" || r.Variant != VariantStatusGo {
+		t.Fatalf("run error: %s (variant %s)", r.Error, r.Variant)
+	}
+	v := verdicts(r)
+	for _, line := range []int{15, 16, 17} {
+		if !v[line].Passed {
+			t.Errorf("line %d: %+v", line, v[line])
+		}
 	}
 }
