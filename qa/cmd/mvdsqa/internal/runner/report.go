@@ -12,7 +12,7 @@ import (
 type Result struct {
 	Scenario     string         `json:"scenario"`
 	File         string         `json:"file"`
-	Variant      string         `json:"variant"` // guarded | stock
+	Variant      string         `json:"variant"` // guarded | stock | status-go (or a Label)
 	Passed       bool           `json:"passed"`
 	Error        string         `json:"error,omitempty"` // setup or step failure
 	Started      time.Time      `json:"started"`
