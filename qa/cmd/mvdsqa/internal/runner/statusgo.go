@@ -103,7 +103,10 @@ type sgNode struct {
 	byID     map[string]*sgSent // status-go id (lower case) → what this node sent
 	received map[string]bool    // status-go ids seen in messages.new
 	recv     []qanode.Received  // received messages mapped to scenario ids, in order
-	events   []mvdsguard.Event
+	facts    map[string]*sgFacts
+	guardEvs []mvdsguard.Event // the Guard's events as status-go sent them
+	mapped   []bool            // guardEvs[i] is in events
+	events   []mvdsguard.Event // mapped to scenario ids, in the order they were mapped
 }
 
 type sgSent struct {
@@ -112,7 +115,14 @@ type sgSent struct {
 	group     string
 	to        []string // recipients' public keys
 	at        time.Time
-	delivered bool // message.delivered, or outgoingStatus read after a gap
+	confirmed bool // outgoingStatus "delivered", read after a gap in the signals
+}
+
+// sgFacts is what a node's signals said of one status-go message. They
+// are kept by status-go's id whether or not the runner knows the message
+// yet: a signal can come before the answer to the send that made it.
+type sgFacts struct {
+	delivered bool // message.delivered
 	sent      bool // envelope.sent
 	expired   bool // envelope.expired
 	failed    bool // the Guard's mvds.message.failed
@@ -128,7 +138,7 @@ func newSGNode(r *run, n *node) (*sgNode, error) {
 	}
 	return &sgNode{r: r, n: n, binary: bin, online: true,
 		profile: sgnode.LocalProfile(filepath.Join(n.dir, "status-go"), n.spec.Name),
-		byID:    map[string]*sgSent{}, received: map[string]bool{}}, nil
+		byID:    map[string]*sgSent{}, received: map[string]bool{}, facts: map[string]*sgFacts{}}, nil
 }
 
 // start starts the process (again) and logs in: a new account the first
@@ -380,15 +390,14 @@ func (g *sgNode) scan() {
 				g.received[strings.ToLower(m.ID)] = true
 			}
 		case s.Type == sgnode.SignalDelivered:
-			if m := g.byID[strings.ToLower(sgnode.DeliveredID(s))]; m != nil {
-				m.delivered = true
-			}
-		case s.Type == sgnode.SignalEnvelopeSent || s.Type == sgnode.SignalEnvelopeExpir:
+			g.fact(sgnode.DeliveredID(s)).delivered = true
+		case s.Type == sgnode.SignalEnvelopeSent:
 			for _, id := range sgnode.EnvelopeIDs(s) {
-				if m := g.byID[strings.ToLower(id)]; m != nil {
-					m.sent = m.sent || s.Type == sgnode.SignalEnvelopeSent
-					m.expired = m.expired || s.Type == sgnode.SignalEnvelopeExpir
-				}
+				g.fact(id).sent = true
+			}
+		case s.Type == sgnode.SignalEnvelopeExpir:
+			for _, id := range sgnode.EnvelopeIDs(s) {
+				g.fact(id).expired = true
 			}
 		case strings.HasPrefix(s.Type, "mvds.message."):
 			g.r.sg.mu.Lock()
@@ -399,16 +408,28 @@ func (g *sgNode) scan() {
 			if json.Unmarshal(env, &e) != nil {
 				continue
 			}
-			if m := g.byID[strings.ToLower(e.ID)]; m != nil {
-				if e.Type == mvdsguard.EventFailed {
-					m.failed = true
-				}
-				e.ID = m.id
-				e.Seq = uint64(len(g.events) + 1)
-				g.events = append(g.events, e)
+			// The wiring tracks a private group message's copy for each
+			// member as "<message id>/<member's key>".
+			if i := strings.IndexByte(e.ID, '/'); i > 0 {
+				e.ID = e.ID[:i]
 			}
+			if e.Type == mvdsguard.EventFailed {
+				g.fact(e.ID).failed = true
+			}
+			g.guardEvs, g.mapped = append(g.guardEvs, e), append(g.mapped, false)
 		}
 	}
+}
+
+// fact returns what is known of status-go message id; g.mu is held.
+func (g *sgNode) fact(id string) *sgFacts {
+	id = strings.ToLower(id)
+	f := g.facts[id]
+	if f == nil {
+		f = &sgFacts{}
+		g.facts[id] = f
+	}
+	return f
 }
 
 // reconcile asks status-go for the status of every message not yet seen
@@ -424,7 +445,7 @@ func (g *sgNode) reconcile(ctx context.Context) {
 	g.gaps = api.Signals.Gaps()
 	var open []*sgSent
 	for _, m := range g.sent {
-		if !m.delivered {
+		if !m.confirmed && !g.fact(m.sgID).delivered {
 			open = append(open, m)
 		}
 	}
@@ -433,7 +454,7 @@ func (g *sgNode) reconcile(ctx context.Context) {
 		got, err := api.MessageByID(ctx, m.sgID)
 		if err == nil && got.OutgoingStatus == "delivered" {
 			g.mu.Lock()
-			m.delivered = true
+			m.confirmed = true
 			g.mu.Unlock()
 		}
 	}
@@ -464,7 +485,8 @@ func (g *sgNode) status(s *sgSent) qanode.Message {
 		out.Recipients = append(out.Recipients, rc)
 	}
 	g.mu.Lock()
-	delivered, failed := s.delivered, s.expired || s.failed
+	f := g.fact(s.sgID)
+	delivered, failed := s.confirmed || f.delivered, f.expired || f.failed
 	g.mu.Unlock()
 	switch {
 	case delivered || all:
@@ -534,6 +556,12 @@ func (g *sgNode) Events(_ context.Context, after uint64) ([]mvdsguard.Event, err
 	g.scan()
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	for i, e := range g.guardEvs {
+		if m := g.byID[strings.ToLower(e.ID)]; m != nil && !g.mapped[i] {
+			e.ID, e.Seq = m.id, uint64(len(g.events)+1)
+			g.events, g.mapped[i] = append(g.events, e), true
+		}
+	}
 	var out []mvdsguard.Event
 	for _, e := range g.events {
 		if e.Seq > after {

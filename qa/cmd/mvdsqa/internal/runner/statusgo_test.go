@@ -107,13 +107,17 @@ func fakeRun(t *testing.T, dir, src string) *Result {
 	return r
 }
 
-// recordings copies the recorded run into a new directory, letting edit
-// change a node's entries first.
+// recordings copies the recorded run (testdata/statusgo) into a new
+// directory, letting edit change a node's entries first.
 func recordings(t *testing.T, edit func(node string, es []sgnode.Entry) []sgnode.Entry) string {
+	return recordingsOf(t, "statusgo", edit)
+}
+
+func recordingsOf(t *testing.T, run string, edit func(node string, es []sgnode.Entry) []sgnode.Entry) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, n := range []string{"hub", "alice", "bob"} {
-		es, err := sgnode.ReadRecording(filepath.Join("testdata", "statusgo", n+".jsonl"))
+		es, err := sgnode.ReadRecording(filepath.Join("testdata", run, n+".jsonl"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,6 +176,25 @@ func TestStatusGoRunReplayed(t *testing.T) {
 	}
 	if r.Passed {
 		t.Error("a run with expectations status-go cannot express passed")
+	}
+}
+
+// The same run on status-go with the Guard wired in: its mvds.message.*
+// signals answer the event expectation, the group message's per-member
+// events included.
+func TestStatusGoGuardedRunReplayed(t *testing.T) {
+	r := fakeRun(t, recordingsOf(t, "statusgo-guarded", nil), recordedScenario(t))
+	if r.Error != "" {
+		t.Fatalf("run error: %s", r.Error)
+	}
+	v := verdicts(r)
+	for _, line := range []int{15, 16, 17, 19} {
+		if !v[line].Passed || v[line].CannotExpress {
+			t.Errorf("line %d: %+v", line, v[line])
+		}
+	}
+	if !v[18].CannotExpress {
+		t.Errorf("no duplicates: %+v", v[18])
 	}
 }
 
