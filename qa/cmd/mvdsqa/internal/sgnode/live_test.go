@@ -208,3 +208,18 @@ func waitPeers(t *testing.T, ctx context.Context, n *Node) {
 	}
 	t.Fatalf("%s has no peers", n.Name())
 }
+
+func newMessage(id string) func(Signal) bool {
+	return func(s Signal) bool {
+		for _, m := range NewMessages(s) {
+			if strings.EqualFold(m.ID, id) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func delivered(id string) func(Signal) bool {
+	return func(s Signal) bool { return strings.EqualFold(DeliveredID(s), id) }
+}

@@ -2,7 +2,6 @@ package sgnode
 
 import (
 	"encoding/json"
-	"strings"
 )
 
 // Signal types QA reads.
@@ -12,7 +11,6 @@ const (
 	SignalDelivered     = "message.delivered"
 	SignalEnvelopeSent  = "envelope.sent"
 	SignalEnvelopeExpir = "envelope.expired"
-	SignalGuardFailed   = "mvds.message.failed"
 )
 
 // NewMessages returns the messages of a messages.new signal.
@@ -47,34 +45,4 @@ func EnvelopeIDs(s Signal) []string {
 	}
 	_ = json.Unmarshal(s.Event, &ev)
 	return ev.IDs
-}
-
-// GuardFailedID returns the app message id of a Guard's
-// mvds.message.failed signal.
-func GuardFailedID(s Signal) string {
-	if s.Type != SignalGuardFailed {
-		return ""
-	}
-	var ev struct {
-		ID string `json:"id"`
-	}
-	_ = json.Unmarshal(s.Event, &ev)
-	return ev.ID
-}
-
-func sameID(a, b string) bool { return strings.EqualFold(a, b) }
-
-func newMessage(id string) func(Signal) bool {
-	return func(s Signal) bool {
-		for _, m := range NewMessages(s) {
-			if sameID(m.ID, id) {
-				return true
-			}
-		}
-		return false
-	}
-}
-
-func delivered(id string) func(Signal) bool {
-	return func(s Signal) bool { return sameID(DeliveredID(s), id) }
 }

@@ -107,7 +107,7 @@ func (n *Node) Login(ctx context.Context, p Profile, keyUID string) error {
 // afterLogin waits for node.login, takes the account from it, and starts
 // the messenger.
 func (n *Node) afterLogin(ctx context.Context, seq int) error {
-	sig, err := n.Signals.Wait(ctx, seq, func(s Signal) bool { return s.Type == "node.login" })
+	sig, err := n.Signals.Wait(ctx, seq, func(s Signal) bool { return s.Type == SignalLogin })
 	if err != nil {
 		return fmt.Errorf("node %s: login: %w", n.name, err)
 	}
