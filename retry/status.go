@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -208,4 +209,60 @@ func PeerHex(p []byte) string {
 		return ""
 	}
 	return "0x" + hex.EncodeToString(p)
+}
+
+// statusJSON is MessageStatus's JSON form: the event log's names and unix
+// seconds, so a GUI reads a status and an event alike.
+type statusJSON struct {
+	ID             string           `json:"id"`
+	ChatID         string           `json:"chatId,omitempty"`
+	Flow           mvdsguard.Flow   `json:"flow"`
+	Kind           string           `json:"kind"`
+	Status         mvdsguard.Status `json:"status"`
+	Stalled        bool             `json:"stalled,omitempty"`
+	Attempts       int              `json:"attempts"`
+	CreatedAt      int64            `json:"createdAt,omitempty"`
+	FirstAttemptAt int64            `json:"firstAttemptAt,omitempty"`
+	LastAttemptAt  int64            `json:"lastAttemptAt,omitempty"`
+	FinishedAt     int64            `json:"finishedAt,omitempty"`
+	LastError      string           `json:"lastError,omitempty"`
+	Reason         mvdsguard.Reason `json:"reason,omitempty"`
+	Retryable      bool             `json:"retryable,omitempty"`
+	Recipients     []recipientJSON  `json:"recipients"`
+}
+
+type recipientJSON struct {
+	Peer        string           `json:"peer"`
+	MessageID   string           `json:"messageId"`
+	Status      mvdsguard.Status `json:"status"`
+	DeliveredAt int64            `json:"deliveredAt,omitempty"`
+}
+
+// MarshalJSON writes the status as a GUI reads it: the field names and
+// values of the event log (docs/events.md), times in unix seconds and
+// absent while zero, peers and mvds ids in "0x…" hex.
+func (s MessageStatus) MarshalJSON() ([]byte, error) {
+	if !s.Kind.valid() {
+		return nil, fmt.Errorf("marshal status of %q: invalid kind %d", s.AppID, uint8(s.Kind))
+	}
+	out := statusJSON{
+		ID: s.AppID, ChatID: s.ChatID, Flow: s.Flow, Kind: s.Kind.String(), Status: s.Status, Stalled: s.Stalled,
+		Attempts: s.Attempts, CreatedAt: unixOrZero(s.CreatedAt), FirstAttemptAt: unixOrZero(s.FirstAttemptAt),
+		LastAttemptAt: unixOrZero(s.LastAttemptAt), FinishedAt: unixOrZero(s.FinishedAt), LastError: s.LastError,
+		Reason: s.Reason, Retryable: s.Retryable, Recipients: make([]recipientJSON, 0, len(s.Recipients)),
+	}
+	for _, r := range s.Recipients {
+		out.Recipients = append(out.Recipients, recipientJSON{
+			Peer: PeerHex(r.Peer[:]), MessageID: PeerHex(r.MessageID[:]),
+			Status: r.Status, DeliveredAt: unixOrZero(r.DeliveredAt),
+		})
+	}
+	return json.Marshal(out)
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
 }
