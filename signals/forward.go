@@ -19,15 +19,10 @@ import (
 // In status-go, sink marshals the signal and hands the bytes to the signal
 // handler (docs/integration-statusgo.md, "Events → signals").
 func Forward(ctx context.Context, g *retry.Guard, afterSeq uint64, sink func(Signal) error) error {
-	failed, err := g.Pending(ctx, retry.Filter{Statuses: []mvdsguard.Status{mvdsguard.Failed}})
+	t, err := Resume(ctx, g)
 	if err != nil {
-		return fmt.Errorf("forward signals: failed messages: %w", err)
+		return fmt.Errorf("forward signals: %w", err)
 	}
-	ids := make([]string, 0, len(failed))
-	for _, m := range failed {
-		ids = append(ids, m.AppID)
-	}
-	t := NewTranslator(ids...)
 	sub, err := g.Subscribe(afterSeq)
 	if err != nil {
 		return fmt.Errorf("forward signals after %d: %w", afterSeq, err)
@@ -54,4 +49,19 @@ func Forward(ctx context.Context, g *retry.Guard, afterSeq uint64, sink func(Sig
 			}
 		}
 	}
+}
+
+// Resume returns a Translator for a consumer that starts (or resumes) reading
+// g's events: it knows which messages are failed now, so their next attempt
+// still gives envelope.sent.
+func Resume(ctx context.Context, g *retry.Guard) (*Translator, error) {
+	failed, err := g.Pending(ctx, retry.Filter{Statuses: []mvdsguard.Status{mvdsguard.Failed}})
+	if err != nil {
+		return nil, fmt.Errorf("failed messages: %w", err)
+	}
+	ids := make([]string, 0, len(failed))
+	for _, m := range failed {
+		ids = append(ids, m.AppID)
+	}
+	return NewTranslator(ids...), nil
 }
