@@ -284,7 +284,7 @@ func (a *apiServer) events(w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, evs)
 		return
 	}
-	a.stream(w, r, after, func(ctx context.Context, after uint64) (<-chan sseEvent, error) {
+	a.stream(w, r, after, "events", func(ctx context.Context, after uint64) (<-chan sseEvent, error) {
 		if n.guard == nil {
 			return nil, nil
 		}
@@ -341,7 +341,7 @@ func (a *apiServer) signalStream(w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, ss)
 		return
 	}
-	a.stream(w, r, after, func(ctx context.Context, after uint64) (<-chan sseEvent, error) {
+	a.stream(w, r, after, "signals", func(ctx context.Context, after uint64) (<-chan sseEvent, error) {
 		if n.guard == nil {
 			return nil, nil
 		}
@@ -376,7 +376,7 @@ func wantsStream(r *http.Request) bool {
 // cursor (Last-Event-ID wins over the after parameter), with keep-alive
 // comments, until the client leaves or the node stops. A nil channel (a
 // stock node) keeps the stream open and empty.
-func (a *apiServer) stream(w http.ResponseWriter, r *http.Request, after int64,
+func (a *apiServer) stream(w http.ResponseWriter, r *http.Request, after int64, what string,
 	open func(ctx context.Context, after uint64) (<-chan sseEvent, error)) {
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		v, err := strconv.ParseUint(id, 10, 64)
@@ -401,7 +401,7 @@ func (a *apiServer) stream(w http.ResponseWriter, r *http.Request, after int64,
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(200)
-	fmt.Fprintf(w, ": mvdsqa %s after %d\n\n", r.URL.Path, after)
+	fmt.Fprintf(w, ": mvdsqa %s after %d\n\n", what, after)
 	flusher.Flush()
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
