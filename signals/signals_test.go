@@ -323,6 +323,9 @@ func TestLegacySignalsHaveStatusGosShape(t *testing.T) {
 	if len(own) < len(evs) {
 		wait.For(t, 5*time.Second, "every event forwarded", func() bool { return len(rec.all()) >= len(evs) })
 	}
+	if n, err := p.ga.LastSeq(ctx); err != nil || n != evs[len(evs)-1].Seq {
+		t.Fatalf("LastSeq %d, %v; the log ends at %d", n, err, evs[len(evs)-1].Seq)
+	}
 	for i, e := range evs {
 		if i >= len(own) || own[i] != e.Seq {
 			t.Fatalf("event %d (%s) not forwarded in order: %v", e.Seq, e.Type, own)
