@@ -263,7 +263,9 @@ func TestReferenceGUIInABrowser(t *testing.T) {
 	}
 	a.do("reload mid-stream", chromedp.Reload())
 	a.waitFor("the page ready", `document.body.dataset.ready === "true"`)
-	wait.For(t, within, "the burst delivered", func() bool { return statusOf(t, ac, "0xbeef04") == "delivered" && statusOf(t, ac, "0xbeef00") == "delivered" })
+	wait.For(t, within, "the burst delivered", func() bool {
+		return statusOf(t, ac, "0xbeef04") == "delivered" && statusOf(t, ac, "0xbeef00") == "delivered"
+	})
 	evs, err := ac.Events(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
