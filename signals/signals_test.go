@@ -37,7 +37,7 @@ func peerID(b byte) mvds.PeerID {
 // fixtures/signals/README.md), by signal type.
 func statusGoShapes(t *testing.T) map[string][]map[string]any {
 	t.Helper()
-	f, err := os.Open("../fixtures/signals/statusgo-legacy-shapes.jsonl")
+	f, err := os.Open("../fixtures/signals/statusgo-own/legacy-shapes.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}
