@@ -25,7 +25,8 @@ type Recorder struct {
 	mu       sync.Mutex
 	cfg      config.Runtime
 	severity map[string]rule.Severity
-	done     bool
+	done     bool // Finish judged what was due
+	settled  bool // the messages still open are counted
 
 	clock      time.Time // the latest time of any record or line seen
 	first      time.Time
@@ -122,6 +123,11 @@ func NewRecorder(cfg config.Runtime) (*Recorder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("runtime audit: %w", err)
 	}
+	return newRecorder(cfg), nil
+}
+
+// newRecorder returns a Recorder for a validated cfg.
+func newRecorder(cfg config.Runtime) *Recorder {
 	r := &Recorder{
 		cfg:        cfg,
 		severity:   map[string]rule.Severity{},
@@ -138,7 +144,7 @@ func NewRecorder(cfg config.Runtime) (*Recorder, error) {
 		r.violations[c.ID] = &checkState{}
 	}
 	r.state.Rejected = map[string]int64{}
-	return r, nil
+	return r
 }
 
 // ErrFinished is returned by Add after Finish.
@@ -798,19 +804,68 @@ func (r *Recorder) report(id string, k msgKey, f mvdsguard.Flow, at time.Time, m
 func (r *Recorder) Finish(end time.Time) *Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.done {
-		r.done = true
-		if end.Before(r.clock) {
-			end = r.clock
-		}
-		r.clock = end
-		r.expire(end)
-		for _, m := range r.open {
-			r.counts(m.flow).Open++
-		}
-		r.state.OpenAtEnd = len(r.open)
-	}
+	r.end(end)
+	r.settle()
 	return r.build()
+}
+
+// end judges what is due by end. A reconnect whose time to retry runs past
+// end cannot be judged: the log stopped first.
+func (r *Recorder) end(end time.Time) {
+	if r.done {
+		return
+	}
+	r.done = true
+	if end.Before(r.clock) {
+		end = r.clock
+	}
+	r.clock = end
+	r.expire(end)
+	for _, n := range r.nodes {
+		for _, w := range n.watches {
+			if !w.satisfied && w.pending > 0 {
+				r.state.ReconnectsUndecided++
+			}
+		}
+	}
+}
+
+// settle counts the messages still open at the end.
+func (r *Recorder) settle() {
+	if r.settled {
+		return
+	}
+	r.settled = true
+	for _, m := range r.open {
+		r.counts(m.flow).Open++
+	}
+	r.state.OpenAtEnd = len(r.open)
+}
+
+// openIDs returns the ids of the messages without an outcome, by node.
+func (r *Recorder) openIDs() []msgKey {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	keys := make([]msgKey, 0, len(r.open))
+	for k := range r.open {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// receivedElsewhere closes an open message that another node's log shows
+// received: delivered, although its sender's log ended before saying so.
+func (r *Recorder) receivedElsewhere(k msgKey) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.open[k]
+	if m == nil || r.settled {
+		return
+	}
+	r.drop(m)
+	c := r.counts(m.flow)
+	c.Delivered++
+	c.Received++
 }
 
 // Clock returns the latest time the Recorder has seen.
@@ -822,7 +877,7 @@ func (r *Recorder) Clock() time.Time {
 
 func (r *Recorder) build() *Report {
 	rep := &Report{
-		Config: ConfigSummary{Horizon: r.cfg.Horizon.String(), ReconnectWithin: r.cfg.ReconnectWithin.String(), Lateness: r.cfg.Lateness.String()},
+		Config: configSummary(r.cfg),
 		First:  r.first, Last: r.clock,
 		State: r.state,
 	}
@@ -850,6 +905,10 @@ func (r *Recorder) build() *Report {
 		rep.Violations = append(rep.Violations, cs.listed...)
 	}
 	return rep
+}
+
+func configSummary(c config.Runtime) ConfigSummary {
+	return ConfigSummary{Horizon: c.Horizon.String(), ReconnectWithin: c.ReconnectWithin.String(), Lateness: c.Lateness.String()}
 }
 
 func flowName(f mvdsguard.Flow) string {

@@ -66,10 +66,10 @@ func parseConsole(b []byte, e *Entry) (Result, error) {
 
 // Keys of zap's production and development encoder configurations.
 var (
-	keyMsg     = []byte(`"msg":`)
-	keyMsgDev  = []byte(`"M":`)
-	keyTS      = []byte(`"ts":`)
-	keyTimeDev = []byte(`"T":`)
+	keyMsg      = []byte(`"msg":`)
+	keyMsgDev   = []byte(`"M":`)
+	keyTS       = []byte(`"ts":`)
+	keyTimeDev  = []byte(`"T":`)
 	keyLevel    = []byte(`"level":`)
 	keyLevelDev = []byte(`"L":`)
 )
