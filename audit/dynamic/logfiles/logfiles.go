@@ -17,6 +17,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -246,15 +247,12 @@ func isLogName(base string) bool {
 // ("run/alice/geth.log.2.gz" below "run" is "alice/geth"; "bob.log" is
 // "bob").
 func NodeName(rel string) string {
-	dir, base := filepath.Split(filepath.ToSlash(rel))
-	for {
-		before := base
-		base = strings.TrimSuffix(base, ".gz")
-		base = rotation.ReplaceAllString(base, "")
-		for _, ext := range extensions {
+	dir, base := path.Split(path.Clean(filepath.ToSlash(rel)))
+	base = strings.TrimSuffix(base, ".gz")
+	base = rotation.ReplaceAllString(base, "")
+	for _, ext := range extensions {
+		if strings.HasSuffix(base, ext) {
 			base = strings.TrimSuffix(base, ext)
-		}
-		if base == before {
 			break
 		}
 	}
