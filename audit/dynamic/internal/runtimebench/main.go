@@ -5,6 +5,11 @@
 //
 //	go run ./dynamic/internal/runtimebench [-size 1GiB] [-runs 3] [-formats geth,zap-console,zap-json]
 //	    [-dir DIR] [-keep] [-doc ../docs/benchmarks.md]
+//	go run ./dynamic/internal/runtimebench -fleet 100 [-node-size 40MiB] [-distinct 4] [-runs 3] [-doc ../docs/benchmarks.md]
+//
+// With -fleet it instead writes that many node logs into one directory
+// (fleet.go) and times the audit of the directory with one core and with
+// two, into the runtime-fleet section.
 //
 // It generates each log (see workload.go) into a temporary directory (or
 // DIR), builds mvdsaudit, runs every command once to warm the page cache and
@@ -105,6 +110,9 @@ func run() error {
 	dir := flag.String("dir", "", "where to write the logs (default: a temporary directory)")
 	keep := flag.Bool("keep", false, "keep the generated logs")
 	doc := flag.String("doc", "", "rewrite the runtime section of this markdown file")
+	fleet := flag.Int("fleet", 0, "instead: time a fleet of this many node logs, one core against two")
+	nodeSize := flag.String("node-size", "40MiB", "with -fleet: size of each node's log")
+	distinct := flag.Int("distinct", 4, "with -fleet: how many of the node logs are generated; the rest are copies")
 	flag.Parse()
 	bytesWanted, err := parseSize(*size)
 	if err != nil {
@@ -129,6 +137,22 @@ func run() error {
 	fmt.Fprintln(os.Stderr, "building mvdsaudit")
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/mvdsaudit").CombinedOutput(); err != nil {
 		return fmt.Errorf("build mvdsaudit (run from the module root): %v\n%s", err, out)
+	}
+	if *fleet > 0 {
+		perNode, err := parseSize(*nodeSize)
+		if err != nil {
+			return err
+		}
+		r, err := benchFleet(work, bin, *fleet, *distinct, perNode, *nodeSize, *runs)
+		if err != nil {
+			return err
+		}
+		section := renderFleet(r)
+		fmt.Println(section)
+		if *doc != "" {
+			return benchdoc.WriteSection(*doc, "runtime-fleet", "audit", section)
+		}
+		return nil
 	}
 	self, err := os.Executable()
 	if err != nil {
