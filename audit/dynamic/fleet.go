@@ -104,13 +104,25 @@ func (f *Fleet) Finish() *Report {
 		r.end(r.clock)
 		r.mu.Unlock()
 	}
-	for _, a := range nodes {
+	// Which node received an id (-1: more than one), for the messages
+	// still open at their sender's end.
+	receivedBy := map[string]int{}
+	for i, n := range nodes {
+		for id := range n.received.ids {
+			if j, ok := receivedBy[id]; ok && j != i {
+				receivedBy[id] = -1
+			} else {
+				receivedBy[id] = i
+			}
+		}
+	}
+	for i, a := range nodes {
+		if len(receivedBy) == 0 {
+			break
+		}
 		for _, k := range a.rec.openIDs() {
-			for _, b := range nodes {
-				if b != a && b.received.has(k.id) {
-					a.rec.receivedElsewhere(k)
-					break
-				}
+			if j, ok := receivedBy[k.id]; ok && j != i {
+				a.rec.receivedElsewhere(k)
 			}
 		}
 	}
@@ -245,7 +257,8 @@ func (s *StateSummary) add(o StateSummary) {
 }
 
 // idSet remembers the ids of messages a node received, up to a limit
-// (the oldest are forgotten first), for correlation across nodes.
+// (the oldest are forgotten first), for correlation across nodes. Readers
+// add under its lock; Finish reads it when reading is over.
 type idSet struct {
 	mu    sync.Mutex
 	ids   map[string]struct{}
@@ -270,9 +283,3 @@ func (s *idSet) add(id string) {
 	s.order.push(id)
 }
 
-func (s *idSet) has(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.ids[id]
-	return ok
-}

@@ -263,9 +263,20 @@ const gnuTime = "/usr/bin/time"
 // measure runs a command and returns its wall time and peak resident set in
 // KiB. The audit's exit code 1 (violations found) is success here.
 func measure(args []string) (time.Duration, int64, error) {
+	m, err := measureAll(args)
+	return m.wall, m.rss, err
+}
+
+// measurement is what one run of a command cost.
+type measurement struct {
+	wall, cpu time.Duration // cpu: user and system time
+	rss       int64         // KiB
+}
+
+func measureAll(args []string) (measurement, error) {
 	viaTime := false
 	if _, err := os.Stat(gnuTime); err == nil {
-		args = append([]string{gnuTime, "-f", "maxrss=%M"}, args...)
+		args = append([]string{gnuTime, "-f", "cpu=%U+%S maxrss=%M"}, args...)
 		viaTime = true
 	}
 	cmd := exec.Command(args[0], args[1:]...)
@@ -273,26 +284,30 @@ func measure(args []string) (time.Duration, int64, error) {
 	cmd.Stderr = &stderr
 	start := time.Now()
 	err := cmd.Run()
-	wall := time.Since(start)
+	m := measurement{wall: time.Since(start)}
 	var exit *exec.ExitError
 	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1 && strings.Contains(strings.Join(args, " "), "mvdsaudit runtime")) {
-		return 0, 0, fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		return m, fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	if viaTime {
 		out := stderr.String()
-		if i := strings.LastIndex(out, "maxrss="); i >= 0 {
-			kib, err := strconv.ParseInt(strings.TrimSpace(out[i+len("maxrss="):]), 10, 64)
-			if err == nil {
-				return wall, kib, nil
+		i := strings.LastIndex(out, "cpu=")
+		if i >= 0 {
+			var user, sys float64
+			var kib int64
+			if _, err := fmt.Sscanf(out[i:], "cpu=%f+%f maxrss=%d", &user, &sys, &kib); err == nil {
+				m.cpu = time.Duration((user + sys) * float64(time.Second))
+				m.rss = kib
+				return m, nil
 			}
 		}
-		return 0, 0, fmt.Errorf("%s: no maxrss in %q", strings.Join(args, " "), out)
+		return m, fmt.Errorf("%s: no cpu and maxrss in %q", strings.Join(args, " "), out)
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return wall, 0, nil
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		m.rss = ru.Maxrss
+		m.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	return wall, ru.Maxrss, nil
+	return m, nil
 }
 
 func median(ds []time.Duration) time.Duration {
