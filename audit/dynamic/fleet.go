@@ -282,4 +282,3 @@ func (s *idSet) add(id string) {
 	s.ids[id] = struct{}{}
 	s.order.push(id)
 }
-
