@@ -9,7 +9,7 @@ BENCH_TARGETS += bench-runtime-fleet
 ## rewrites the runtime-fleet section of docs/benchmarks.md. `make bench-runtime` runs it too.
 RUNTIME_FLEET_NODES     ?= 100
 RUNTIME_FLEET_NODE_SIZE ?= 40MiB
-RUNTIME_FLEET_RUNS      ?= 3
+RUNTIME_FLEET_RUNS      ?= 5
 bench-runtime-fleet:
 	cd audit && $(GO) run ./dynamic/internal/runtimebench -fleet $(RUNTIME_FLEET_NODES) -node-size $(RUNTIME_FLEET_NODE_SIZE) -runs $(RUNTIME_FLEET_RUNS) -doc ../docs/benchmarks.md
 

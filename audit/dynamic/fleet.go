@@ -169,6 +169,7 @@ func (f *Fleet) merge(nodes []*fleetNode, reps []*Report) *Report {
 			row.Failed += fc.Failed
 			row.Silent += fc.Silent
 			row.Open += fc.Open
+			row.Unconfirmed += fc.Unconfirmed
 		}
 		for _, c := range r.Checks {
 			checks[c.ID].Violations += c.Violations
@@ -229,6 +230,7 @@ func (c *FlowCounts) add(o FlowCounts) {
 	c.Discarded += o.Discarded
 	c.Silent += o.Silent
 	c.Open += o.Open
+	c.Unconfirmed += o.Unconfirmed
 	c.Evicted += o.Evicted
 }
 

@@ -258,6 +258,7 @@ func (rd *reader) line(line []byte) {
 	}
 	if e.Legacy {
 		rd.stats.Legacy++
+		rd.to(rd.nodeOf(e.Source)).rec.markAckBlind()
 	}
 	rd.use(e, line)
 }

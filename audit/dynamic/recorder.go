@@ -27,6 +27,11 @@ type Recorder struct {
 	severity map[string]rule.Severity
 	done     bool // Finish judged what was due
 	settled  bool // the messages still open are counted
+	// ackBlind: the log comes from a release that does not log
+	// acknowledgements (it writes MessageSender's names of before
+	// 2024-02-27), so a message through MVDS past its horizon is
+	// unconfirmed, not silent.
+	ackBlind bool
 
 	clock      time.Time // the latest time of any record or line seen
 	first      time.Time
@@ -62,8 +67,9 @@ type message struct {
 	mvdsAt          time.Time
 	outsideReported bool
 	first, last     Evidence
-	heapIdx         int
+	heapIdx         int    // -1 once unconfirmed: out of the deadline heap
 	seq             uint64 // creation order: ties in deadlines go oldest first
+	unconfirmed     bool
 }
 
 type outcome uint8
@@ -220,6 +226,13 @@ func (r *Recorder) advance(t time.Time) {
 func (r *Recorder) expire(cutoff time.Time) {
 	for len(r.deadlines) > 0 && !r.deadlines[0].deadline.After(cutoff) {
 		m := r.deadlines[0]
+		if m.mvds && r.ackBlind {
+			// Its log could never say it was delivered: keep it open, so
+			// that another node's log may still show it received.
+			heap.Pop(&r.deadlines)
+			m.heapIdx, m.unconfirmed = -1, true
+			continue
+		}
 		r.close(m, outSilent, nil)
 	}
 	if !r.nextWatch.IsZero() && !r.nextWatch.After(cutoff) {
@@ -350,7 +363,16 @@ func (r *Recorder) track(rec Record, start bool) *message {
 	if len(r.open) >= r.cfg.Limits.Open {
 		// Memory is bounded: the message closest to its horizon leaves the
 		// checks, and the report says how many did.
-		victim := r.deadlines[0]
+		var victim *message
+		if len(r.deadlines) > 0 {
+			victim = r.deadlines[0]
+		} else {
+			// Only unconfirmed messages are left: any of them.
+			for _, m := range r.open {
+				victim = m
+				break
+			}
+		}
 		r.state.Evicted++
 		r.drop(victim)
 		r.counts(victim.flow).Evicted++
@@ -377,7 +399,9 @@ func (r *Recorder) create(rec Record, start bool) *message {
 // drop forgets an open message, and the reconnects it was pending at stop
 // waiting for it.
 func (r *Recorder) drop(m *message) {
-	heap.Remove(&r.deadlines, m.heapIdx)
+	if m.heapIdx >= 0 {
+		heap.Remove(&r.deadlines, m.heapIdx)
+	}
 	delete(r.open, m.key)
 	if !m.mvds {
 		return
@@ -837,9 +861,21 @@ func (r *Recorder) settle() {
 	}
 	r.settled = true
 	for _, m := range r.open {
-		r.counts(m.flow).Open++
+		if m.unconfirmed {
+			r.counts(m.flow).Unconfirmed++
+		} else {
+			r.counts(m.flow).Open++
+		}
 	}
 	r.state.OpenAtEnd = len(r.open)
+}
+
+// markAckBlind says the log comes from a release that does not log
+// acknowledgements.
+func (r *Recorder) markAckBlind() {
+	r.mu.Lock()
+	r.ackBlind = true
+	r.mu.Unlock()
 }
 
 // openIDs returns the ids of the messages without an outcome, by node.

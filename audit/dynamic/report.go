@@ -53,6 +53,11 @@ type FlowCounts struct {
 	// Received: of Delivered, the messages whose sender's log ended before
 	// an outcome while another node's log shows them received.
 	Received int `json:"received,omitempty"`
+	// Unconfirmed: sent through MVDS by a node whose log comes from a
+	// release that does not log acknowledgements (MessageSender's names of
+	// before 2024-02-27), past the horizon, and not seen received by
+	// another node: its delivery cannot be known. Not a violation.
+	Unconfirmed int `json:"unconfirmed,omitempty"`
 	// Evicted: dropped from the checks by the open-message limit.
 	Evicted int `json:"evicted,omitempty"`
 }
@@ -73,6 +78,8 @@ type NodeSummary struct {
 	Failed    int `json:"failed"`
 	Silent    int `json:"silent"`
 	Open      int `json:"open"`
+	// Unconfirmed: see FlowCounts.
+	Unconfirmed int `json:"unconfirmed,omitempty"`
 	// Errors and Warnings count the node's violations by severity.
 	Errors   int `json:"errors"`
 	Warnings int `json:"warnings"`

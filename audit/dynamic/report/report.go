@@ -107,22 +107,31 @@ func where(e dynamic.Evidence) string {
 // writeFlows writes the flow table; the fleet column "received" appears
 // when a message was known delivered from another node's log.
 func writeFlows(w io.Writer, flows []dynamic.FlowCounts, flags uint) error {
-	received := false
+	received, unconfirmed := false, false
 	for _, f := range flows {
 		received = received || f.Received > 0
+		unconfirmed = unconfirmed || f.Unconfirmed > 0
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', flags)
 	head := "flow\tmessages\tmvds\toutside\tdelivered\t"
 	if received {
 		head += "(by peer log)\t"
 	}
-	fmt.Fprintln(tw, head+"failed\tdiscarded\tsilent\topen\t")
+	head += "failed\tdiscarded\tsilent\topen\t"
+	if unconfirmed {
+		head += "unconfirmed\t"
+	}
+	fmt.Fprintln(tw, head)
 	for _, f := range flows {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t", f.Name, f.Messages, f.MVDS, f.Outside, f.Delivered)
 		if received {
 			fmt.Fprintf(tw, "%d\t", f.Received)
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t\n", f.Failed, f.Discarded, f.Silent, f.Open)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t", f.Failed, f.Discarded, f.Silent, f.Open)
+		if unconfirmed {
+			fmt.Fprintf(tw, "%d\t", f.Unconfirmed)
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }
@@ -130,11 +139,11 @@ func writeFlows(w io.Writer, flows []dynamic.FlowCounts, flags uint) error {
 // writeNodes writes a fleet's per-node table and its totals.
 func writeNodes(w io.Writer, nodes []dynamic.NodeSummary, flags uint) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', flags)
-	fmt.Fprintln(tw, "node\tfiles\tlog span\tmessages\tmvds\toutside\tdelivered\t(by peer log)\tfailed\tsilent\topen\tundecided reconnects\terrors\twarnings\t")
+	fmt.Fprintln(tw, "node\tfiles\tlog span\tmessages\tmvds\toutside\tdelivered\t(by peer log)\tfailed\tsilent\topen\tunconfirmed\tundecided reconnects\terrors\twarnings\t")
 	var t dynamic.NodeSummary
 	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", n.Name, len(n.Inputs), n.Last.Sub(n.First).Round(time.Second),
-			n.Messages, n.MVDS, n.Outside, n.Delivered, n.Received, n.Failed, n.Silent, n.Open, n.ReconnectsUndecided, n.Errors, n.Warnings)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", n.Name, len(n.Inputs), n.Last.Sub(n.First).Round(time.Second),
+			n.Messages, n.MVDS, n.Outside, n.Delivered, n.Received, n.Failed, n.Silent, n.Open, n.Unconfirmed, n.ReconnectsUndecided, n.Errors, n.Warnings)
 		t.Messages += n.Messages
 		t.MVDS += n.MVDS
 		t.Outside += n.Outside
@@ -143,13 +152,14 @@ func writeNodes(w io.Writer, nodes []dynamic.NodeSummary, flags uint) error {
 		t.Failed += n.Failed
 		t.Silent += n.Silent
 		t.Open += n.Open
+		t.Unconfirmed += n.Unconfirmed
 		t.ReconnectsUndecided += n.ReconnectsUndecided
 		t.Errors += n.Errors
 		t.Warnings += n.Warnings
 		t.Inputs = append(t.Inputs, n.Inputs...)
 	}
-	fmt.Fprintf(tw, "fleet: %d nodes\t%d\t\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", len(nodes), len(t.Inputs),
-		t.Messages, t.MVDS, t.Outside, t.Delivered, t.Received, t.Failed, t.Silent, t.Open, t.ReconnectsUndecided, t.Errors, t.Warnings)
+	fmt.Fprintf(tw, "fleet: %d nodes\t%d\t\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", len(nodes), len(t.Inputs),
+		t.Messages, t.MVDS, t.Outside, t.Delivered, t.Received, t.Failed, t.Silent, t.Open, t.Unconfirmed, t.ReconnectsUndecided, t.Errors, t.Warnings)
 	return tw.Flush()
 }
 

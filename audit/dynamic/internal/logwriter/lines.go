@@ -33,6 +33,11 @@ const (
 	// Early2024: the RawMessage's Recipients as a list (zap.Strings), which
 	// is empty for most private sends (v0.181.31 to v0.182.37).
 	Early2024
+	// Legacy: MessageSender's names of before 2024-02-27 (LegacySent) with
+	// the message id and one hash only, no acknowledgement lines, and
+	// "connection changed" without force — as 2023's releases wrote, and
+	// builds from their release branches into mid 2024.
+	Legacy
 )
 
 func debug(t time.Time, caller, msg string, fields ...zap.Field) Entry {
