@@ -64,12 +64,12 @@ type message struct {
 	sawStart        bool
 	attempts        int
 	mvds, outside   bool
+	unconfirmed     bool // past its horizon in a log that cannot show delivery
 	mvdsAt          time.Time
 	outsideReported bool
 	first, last     Evidence
 	heapIdx         int    // -1 once unconfirmed: out of the deadline heap
 	seq             uint64 // creation order: ties in deadlines go oldest first
-	unconfirmed     bool
 }
 
 type outcome uint8
