@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mvdsguard/mvdsguard/audit/dynamic/internal/logwriter"
@@ -18,17 +19,18 @@ import (
 
 // fleetResult is one fleet benchmark.
 type fleetResult struct {
-	nodes, distinct int
-	nodeSize, total int64
-	wc              time.Duration
-	one, two        time.Duration // GOMAXPROCS=1 and 2, median wall
-	oneCPU, twoCPU  time.Duration // median user and system time
-	oneMin, twoMin  time.Duration // fastest wall
-	oneRSS, twoRSS  int64         // KiB
-	report          fleetReport
-	load0, load1    string
-	runs            int
-	sizeFlag        string
+	nodes, distinct  int
+	nodeSize, total  int64
+	wc               time.Duration
+	one, two         time.Duration // GOMAXPROCS=1 and 2, median wall
+	oneCPU, twoCPU   time.Duration // median user and system time
+	oneMin, twoMin   time.Duration // fastest wall
+	oneRSS, twoRSS   int64         // KiB
+	spinOne, spinTwo time.Duration // the calibration's median wall
+	report           fleetReport
+	load0, load1     string
+	runs             int
+	sizeFlag         string
 }
 
 type fleetReport struct {
@@ -47,7 +49,32 @@ type fleetReport struct {
 // tell a copy: each is its own node with its own clock) — and times
 // `mvdsaudit runtime DIR` with one core and with two, taking turns with
 // `wc -l` over the same files.
-func benchFleet(work, bin string, nodes, distinct int, nodeSize int64, sizeFlag string, runs int) (fleetResult, error) {
+// spin is the calibration: a fixed amount of CPU work split over
+// GOMAXPROCS goroutines that share nothing. Its 2-core ÷ 1-core ratio is
+// what the machine gives a perfectly parallel program at that moment.
+func spin() {
+	const total = 1 << 29
+	n := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	sums := make([]uint64, n)
+	for g := 0; g < n; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			x := uint64(g + 1)
+			for i := 0; i < total/n; i++ {
+				x ^= x << 13
+				x ^= x >> 7
+				x ^= x << 17
+			}
+			sums[g] = x
+		}(g)
+	}
+	wg.Wait()
+	fmt.Println(sums[0])
+}
+
+func benchFleet(work, bin, self string, nodes, distinct int, nodeSize int64, sizeFlag string, runs int) (fleetResult, error) {
 	r := fleetResult{nodes: nodes, distinct: min(distinct, nodes), nodeSize: nodeSize, sizeFlag: sizeFlag, runs: runs, load0: benchdoc.LoadAverage()}
 	dir := filepath.Join(work, "fleet")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -84,6 +111,8 @@ func benchFleet(work, bin string, nodes, distinct int, nodeSize int64, sizeFlag 
 		{append([]string{"wc", "-l"}, files...), &r.wc, new(time.Duration), new(time.Duration), new(int64)},
 		{audit(1), &r.one, &r.oneCPU, &r.oneMin, &r.oneRSS},
 		{audit(2), &r.two, &r.twoCPU, &r.twoMin, &r.twoRSS},
+		{[]string{"env", "GOMAXPROCS=1", self, "spin"}, &r.spinOne, new(time.Duration), new(time.Duration), new(int64)},
+		{[]string{"env", "GOMAXPROCS=2", self, "spin"}, &r.spinTwo, new(time.Duration), new(time.Duration), new(int64)},
 	}
 	if _, _, err := measure(commands[0].args); err != nil {
 		return r, err
@@ -162,8 +191,11 @@ func renderFleet(r fleetResult) string {
 		fmt.Fprintf(&b, "| %d | %.2f s | %.2f s | **%.0f** | %.2f s | %.0f | %s | %.2f MiB |\n", c.n, c.wall.Seconds(), c.lo.Seconds(),
 			mbps(r.total, c.wall), c.cpu.Seconds(), mbps(r.total, c.cpu), mib(c.rss), float64(c.rss)/1024/float64(r.nodes))
 	}
-	fmt.Fprintf(&b, "\n%d nodes, %s in all; `wc -l` over the same files: %.2f s. **2 cores ÷ 1 core: %.2f×** (medians; fastest runs: %.2f×).\n",
-		r.nodes, human(r.total), r.wc.Seconds(), speedup, r.oneMin.Seconds()/r.twoMin.Seconds())
+	machine := r.spinOne.Seconds() / r.spinTwo.Seconds()
+	fmt.Fprintf(&b, "\n%d nodes, %s in all; `wc -l` over the same files: %.2f s. **2 cores ÷ 1 core: %.2f×** (medians; fastest runs: %.2f×). "+
+		"Calibration in the same turns: a program of two goroutines that share nothing (`runtimebench spin`) ran %.2f× as fast on 2 cores "+
+		"as on 1 — what the machine gave a perfectly parallel program at the time; the audit reached %.0f%% of it.\n",
+		r.nodes, human(r.total), r.wc.Seconds(), speedup, r.oneMin.Seconds()/r.twoMin.Seconds(), machine, 100*speedup/machine)
 	v := map[string]int{}
 	for _, c := range r.report.Checks {
 		v[c.ID] = c.Violations

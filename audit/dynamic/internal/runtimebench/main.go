@@ -46,6 +46,10 @@ func main() {
 	if len(os.Args) == 3 && os.Args[1] == "scan" {
 		os.Exit(scan(os.Args[2]))
 	}
+	if len(os.Args) == 2 && os.Args[1] == "spin" {
+		spin()
+		os.Exit(0)
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "runtimebench:", err)
 		os.Exit(1)
@@ -138,12 +142,16 @@ func run() error {
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/mvdsaudit").CombinedOutput(); err != nil {
 		return fmt.Errorf("build mvdsaudit (run from the module root): %v\n%s", err, out)
 	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
 	if *fleet > 0 {
 		perNode, err := parseSize(*nodeSize)
 		if err != nil {
 			return err
 		}
-		r, err := benchFleet(work, bin, *fleet, *distinct, perNode, *nodeSize, *runs)
+		r, err := benchFleet(work, bin, self, *fleet, *distinct, perNode, *nodeSize, *runs)
 		if err != nil {
 			return err
 		}
@@ -153,10 +161,6 @@ func run() error {
 			return benchdoc.WriteSection(*doc, "runtime-fleet", "audit", section)
 		}
 		return nil
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
 	}
 	var results []result
 	for _, f := range strings.Split(*formats, ",") {
