@@ -89,7 +89,7 @@ func (in Input) parser(cfgYear int) (*statusgolog.Parser, int, string) {
 // clock.
 type target struct {
 	rec      *Recorder
-	received *idSet    // ids other nodes' messages the node received; nil outside a Fleet
+	received *idSet    // ids of the messages the node received; nil outside a Fleet
 	advanced time.Time // the last time handed to the Recorder
 	pending  time.Time // the latest line time not handed yet
 }
