@@ -210,8 +210,8 @@ func renderFleet(r fleetResult) string {
 				"second core while the audit runs), and ", l0, l1, runtime.NumCPU())
 		}
 		fmt.Fprintf(&b, "the work that stays serial — finding the files, merging "+
-			"the nodes' reports at the end, the garbage collector's share. The CPU time says the work itself does not grow with the "+
-			"second core (%.2f s against %.2f s): on an idle machine the ratio is bounded by the serial part only. ", r.twoCPU.Seconds(), r.oneCPU.Seconds())
+			"the nodes' reports at the end, the garbage collector's share. The CPU time says how much the work itself grows with the "+
+			"second core: %.2f s against %.2f s (%+.0f%%). ", r.twoCPU.Seconds(), r.oneCPU.Seconds(), 100*(r.twoCPU.Seconds()/r.oneCPU.Seconds()-1))
 	}
 	fmt.Fprintf(&b, "Memory is the nodes' state, which the configuration's "+
 		"limits bound per node (docs/runtime-audit.md), plus one 1 MiB line buffer per file being read; every node's state stays in memory "+
