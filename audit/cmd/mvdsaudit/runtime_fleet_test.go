@@ -199,3 +199,18 @@ func TestRuntimeReadsLineNumberedLinesFromABugReport(t *testing.T) {
 		t.Fatalf("exit %d, %v, %+v", code, got, rep.Inputs[0])
 	}
 }
+
+func TestRuntimeGivesTheSameReportWhateverTheParallelism(t *testing.T) {
+	run := testRun(t)
+	var reports []string
+	for _, j := range []string{"1", "2", "8"} {
+		code, out, errOut := runtimeAudit(t, nil, "-j", j, "-format", "json", run)
+		if code != exitFindings {
+			t.Fatalf("-j %s: exit %d %s", j, code, errOut)
+		}
+		reports = append(reports, out)
+	}
+	if reports[0] != reports[1] || reports[0] != reports[2] {
+		t.Fatal("the report depends on how many files are read at once")
+	}
+}
