@@ -7,13 +7,16 @@
 //	mvdsaudit [-format text|json|sarif] [-config F] [-baseline F] [-write-baseline F]
 //	          [-sites] [-test] [-C dir] [-o file] packages...
 //	go vet -vettool=$(which mvdsaudit) [-mvdsaudit.config=F] packages...
-//	mvdsaudit runtime [-format text|json|junit] [-config F] [-o file] [FILE|-]
+//	mvdsaudit runtime [-format text|json|junit] [-config F] [-o file] [-year Y]
+//	          [-node N | -node-pattern RE] [-j N] [PATH...|-]
 //
 // The runtime subcommand judges what happened instead: status-go's logs and
-// runtime records (docs/runtime-audit.md).
+// runtime records (docs/runtime-audit.md), one node per log file, directory
+// entry or glob match.
 //
 // Exit codes: 0 no finding at error severity; 1 findings at error severity;
-// 2 usage, configuration or load failure (nothing could be analysed).
+// 2 usage, configuration or load failure (nothing could be analysed); 3
+// (runtime) some inputs could not be used and the rest hold no error.
 //
 // See docs/audit.md for the user guide and docs/audit-rules.md for the rules.
 package main
