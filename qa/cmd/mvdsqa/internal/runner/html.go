@@ -26,7 +26,7 @@ var reportPage = template.Must(template.New("report").Funcs(template.FuncMap{
 
 // Geometry of a timeline, in SVG user units (CSS pixels).
 const (
-	tlWidth  = 490 // the whole SVG
+	tlWidth  = 455 // the whole SVG
 	tlLeft   = 8   // left of the time axis
 	tlRight  = 16  // right of it: room for the last tick's label
 	tlHeight = 24  // one message's row
@@ -398,7 +398,7 @@ func buildTimeline(m MessageResult, x timeScale, shades []htmlShade, anchorX []f
 	case len(m.To) > 0 && delivered == len(m.To):
 		tl.Outcome, tl.Summary = "delivered", fmt.Sprintf("%s · delivered %.1f s", attempts, last)
 	case delivered > 0:
-		tl.Outcome, tl.Summary = "pending", fmt.Sprintf("%s · delivered to %d of %d", attempts, delivered, len(m.To))
+		tl.Outcome, tl.Summary = "pending", fmt.Sprintf("%s · %d of %d delivered", attempts, delivered, len(m.To))
 	default:
 		tl.Outcome, tl.Summary = "pending", attempts+" · never delivered"
 	}

@@ -19,11 +19,15 @@ import (
 )
 
 // TestHTMLReportShowsEveryRunOnATimeline runs one short scenario with every
-// kind of outage on stock and guarded go-waku nodes at once, and checks the
-// HTML report against the scenario and the results: a section for the
-// scenario, both variants in it, a timeline per message with a tick per
-// attempt the result recorded, a shaded interval per outage step, and the
-// expectations with their measured times.
+// kind of outage a node in the runner's process can have on stock and
+// guarded go-waku nodes at once, and checks the HTML report against the
+// scenario and the results: a section for the scenario, both variants in
+// it, a timeline per message with a tick per attempt the result recorded, a
+// shaded interval per outage step, and the expectations with their measured
+// times. (Expectations that fail, with their details, are in the recorded
+// suite below; here the nodes live only a few seconds, as go-waku's own
+// data race shows under the race detector in nodes that live longer — see
+// TestTheQASuitePassesOnTheGuard.)
 func TestHTMLReportShowsEveryRunOnATimeline(t *testing.T) {
 	s := parse(t, `name: every outage on a timeline
 policies:
@@ -35,7 +39,7 @@ nodes:
 steps:
   - partition: [alice, bob]
   - send: {from: alice, to: bob, id: cut, flow: one_to_one, payload: "sent into a partition"}
-  - wait: 1500ms
+  - wait: 1s
   - heal: [alice, bob]
     label: healed
   - offline: alice
@@ -47,8 +51,6 @@ steps:
   - flap: {node: alice, down: 400ms, up: 400ms, times: 2}
   - send: {from: alice, to: bob, id: after, flow: one_to_one, count: 2, payload: "sent after the flapping"}
 expect:
-  - delivered: {message: cut, within: 3s, after: healed}
-  - delivered: {message: queued, within: 3s, after: reconnect}
   - delivered: {message: "after-*", within: 3s}
   - no_duplicates: true
 `)
