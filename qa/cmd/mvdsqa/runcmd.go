@@ -103,6 +103,7 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	junit := fs.String("junit", "", "write JUnit XML to this file")
 	jsonOut := fs.String("json", "", "write the results as JSON to this file")
+	htmlOut := fs.String("html", "", "write the HTML report (a timeline per message, stock and guarded side by side) to this file")
 	variant := fs.String("variant", "guarded", "guarded, stock, or both (side by side)")
 	work := fs.String("work", "", "directory in which every run makes its own directory for its nodes' data and logs (default: a temporary one per run, kept only for failed runs)")
 	keep := fs.Bool("keep", false, "keep the nodes' data and logs of passing runs too")
@@ -163,6 +164,13 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 	if err := writeReports(results, *junit, *jsonOut); err != nil {
 		fmt.Fprintf(stderr, "run: %v\n", err)
 		return 2
+	}
+	if err := writeHTML(results, *htmlOut); err != nil {
+		fmt.Fprintf(stderr, "run: %v\n", err)
+		return 2
+	}
+	if *htmlOut != "" {
+		fmt.Fprintf(stdout, "HTML report: %s\n", absPath(*htmlOut))
 	}
 	passed := 0
 	for _, r := range results {
