@@ -53,6 +53,11 @@ type engine struct {
 	// interesting are the functions worth interpreting (see candidates);
 	// a call to any other function of the package yields unknown results.
 	interesting map[*fnDecl]bool
+	// legacy: the tree's RawMessage is of the ResendAutomatically
+	// generation (see generation.go).
+	legacy bool
+	// types is the tree's numbering of message types, once needed.
+	types *typeTable
 }
 
 // fnDecl is a function of the package: a declaration or a literal.
@@ -117,6 +122,7 @@ func newEngine(pass *analysis.Pass, cfg *config.Static) *engine {
 	for _, name := range cfg.Ignore {
 		e.ignore[name] = true
 	}
+	e.legacy = legacyRawMessage(pass.Pkg)
 	e.index()
 	return e
 }
@@ -383,7 +389,7 @@ func triggerNames(cfg *config.Static, known map[string]bool) map[string]bool {
 // triggerPrefixes are the prefixes of status-go's constant names: a helper
 // returning one of them (a ResendType picked by a function) is worth a
 // summary.
-var triggerPrefixes = []string{"ResendType", "ResendMethod", statusgo.MessageTypePrefix, statusgo.ContentTypePrefix}
+var triggerPrefixes = []string{"ResendType", "ResendMethod", autoField, statusgo.MessageTypePrefix, statusgo.ContentTypePrefix}
 
 // chooseFuncs picks, from syntax alone, the functions that mention a trigger
 // name, and (transitively) the functions that call them by name: callers may

@@ -51,8 +51,12 @@ func symbolicMsg(s Snapshot) bool {
 	if s.field("MessageType").symbolic() {
 		return true
 	}
-	rt := s.field("ResendType")
-	return rt.symbolic() && rt.Path == ""
+	for _, f := range []string{"ResendType", autoField} {
+		if rt := s.field(f); rt.symbolic() && rt.Path == "" {
+			return true
+		}
+	}
+	return false
 }
 
 func (in *interp) lift(eff Effect) {

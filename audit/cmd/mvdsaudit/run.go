@@ -187,6 +187,12 @@ func buildRun(res *driver.Result, root string, cfg *config.Static) *report.Run {
 			f.Position = relPos(root, f.Position)
 			rep.Suppressed = append(rep.Suppressed, f)
 		}
+		if src := relPos(root, p.Result.MessageTypes); src != "" && !strings.Contains(rep.MessageTypes, src) {
+			if rep.MessageTypes != "" {
+				rep.MessageTypes += "; "
+			}
+			rep.MessageTypes += src
+		}
 	}
 	if sev := cfg.SeverityOf(rule.LoadError); sev != rule.SeverityOff {
 		for _, e := range res.LoadErrors {

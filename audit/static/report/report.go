@@ -32,6 +32,9 @@ type Run struct {
 	Findings   []static.Finding
 	Suppressed []static.Finding
 	Baselined  []static.Finding
+	// MessageTypes says where the audit took the message types' names and
+	// numbers from (static.Result.MessageTypes, distinct values joined).
+	MessageTypes string
 }
 
 // Summary counts a run's results.
@@ -116,13 +119,22 @@ func SummaryLine(r *Run) string {
 	if s.Suppressed > 0 || s.Baselined > 0 {
 		line += fmt.Sprintf("; %d suppressed, %d in the baseline", s.Suppressed, s.Baselined)
 	}
+	if r.MessageTypes != "" {
+		line += "; message types from " + r.MessageTypes
+	}
 	return line
 }
+
+// Format is the version of the JSON report's layout; a reader of saved
+// reports (mvdsaudit diff) rejects any other.
+const Format = 1
 
 // jsonRun is the JSON document.
 type jsonRun struct {
 	Tool       string           `json:"tool"`
 	Version    string           `json:"version"`
+	Format     int              `json:"format"`
+	Types      string           `json:"messageTypes,omitempty"`
 	Summary    Summary          `json:"summary"`
 	Sites      []static.Site    `json:"sites"`
 	Findings   []jsonFinding    `json:"findings"`
@@ -159,6 +171,8 @@ func JSON(w io.Writer, r *Run) error {
 	doc := jsonRun{
 		Tool:       r.Tool,
 		Version:    r.Version,
+		Format:     Format,
+		Types:      r.MessageTypes,
 		Summary:    Summarize(r),
 		Sites:      r.Sites,
 		Findings:   toJSON(r.Findings),
