@@ -27,3 +27,12 @@ func TestPlainCloneIsJudgedFromSyntax(t *testing.T) {
 	a := static.New(static.Options{ReportSites: true, MinSeverity: rule.SeverityInfo})
 	analysistest.Run(t, plainClone, a, "./protocol")
 }
+
+// statusGo2023 is status-go as it was in July 2023: ResendAutomatically,
+// SkipProtocolLayer, and that month's numbering of the message types.
+var statusGo2023 = filepath.Join("..", "..", "fixtures", "statusgo-2023")
+
+func TestFirstGenerationTreeIsJudgedInItsOwnTerms(t *testing.T) {
+	a := static.New(static.Options{ReportSites: true, MinSeverity: rule.SeverityWarning})
+	analysistest.Run(t, statusGo2023, a, "./...")
+}

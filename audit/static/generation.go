@@ -29,14 +29,14 @@ const autoField = "ResendAutomatically"
 var skipFields = map[string]bool{"SkipEncryptionLayer": true, "SkipProtocolLayer": true, "SkipEncryption": true}
 
 // skipOf reads the skip-encryption flag under whichever name the message
-// sets it.
-func skipOf(msg Snapshot) Value {
+// sets it, and returns that name.
+func skipOf(msg Snapshot) (Value, string) {
 	for _, f := range []string{"SkipEncryptionLayer", "SkipProtocolLayer", "SkipEncryption"} {
 		if v, ok := msg.Fields[f]; ok {
-			return v
+			return v, f
 		}
 	}
-	return msg.field("SkipEncryptionLayer")
+	return msg.field("SkipEncryptionLayer"), "SkipEncryptionLayer"
 }
 
 // legacyRawMessage reports whether the tree's RawMessage, as the type

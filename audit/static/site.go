@@ -313,10 +313,13 @@ func (e *engine) outcomes(eff Effect, mt statusgo.MessageType, chat statusgo.Cha
 		when []string
 	}
 	variants := []variant{{m: base}}
+	skipName := "SkipEncryptionLayer"
 	for _, f := range []string{"SkipEncryptionLayer", "SendOnPersonalTopic"} {
 		v := msg.field(f)
+		name := f
 		if f == "SkipEncryptionLayer" {
-			v = skipOf(msg)
+			v, skipName = skipOf(msg)
+			name = skipName
 		}
 		var next []variant
 		for _, x := range variants {
@@ -335,8 +338,8 @@ func (e *engine) outcomes(eff Effect, mt statusgo.MessageType, chat statusgo.Cha
 				t, fl := x, x
 				set(&t.m, true)
 				set(&fl.m, false)
-				t.when = append(append([]string(nil), x.when...), f+" ("+describe(v)+") is true")
-				fl.when = append(append([]string(nil), x.when...), f+" ("+describe(v)+") is false")
+				t.when = append(append([]string(nil), x.when...), name+" ("+describe(v)+") is true")
+				fl.when = append(append([]string(nil), x.when...), name+" ("+describe(v)+") is false")
 				next = append(next, t, fl)
 			}
 		}
@@ -350,6 +353,9 @@ func (e *engine) outcomes(eff Effect, mt statusgo.MessageType, chat statusgo.Cha
 			continue
 		}
 		reason := o.Reason
+		if skipName != "SkipEncryptionLayer" {
+			reason = strings.ReplaceAll(reason, "SkipEncryptionLayer", skipName)
+		}
 		if len(notes) > 0 {
 			reason += " (" + strings.Join(notes, "; ") + ")"
 		}
