@@ -582,7 +582,7 @@ func (in *interp) returnValues(r Path, recv Value, args []Value, st *state) []Va
 // applyEffect replays a message a callee sends, with the caller's values.
 func (in *interp) applyEffect(eff Effect, name string, call *ast.CallExpr, recv Value, args []Value, st *state, outerVia, outerConds []string) {
 	msg := eff.Msg
-	snap := Snapshot{Fields: map[string]Value{}, Base: msg.Base, Zero: msg.Zero, Origin: msg.Origin, Chat: msg.Chat, Type: msg.Type}
+	snap := Snapshot{Fields: map[string]Value{}, Base: msg.Base, Zero: msg.Zero, Origin: msg.Origin, Chat: msg.Chat, NotChats: msg.NotChats, Type: msg.Type}
 	id := -1
 	if msg.Base.Kind == KParam && msg.Base.Path == "" {
 		base, objID := in.snapshot(argOf(msg.Base.Param, recv, args), st)
