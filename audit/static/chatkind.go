@@ -150,3 +150,27 @@ func derefType(x ast.Expr) ast.Expr {
 	}
 	return x
 }
+
+// chatHelperShape reports, from syntax alone, whether a function may be
+// summarised per chat kind: it takes a Chat and returns a bool or a
+// ResendType (chatArg decides for sure, with types).
+func chatHelperShape(d *ast.FuncDecl) bool {
+	if d.Body == nil || d.Type.Results == nil || d.Type.Params == nil {
+		return false
+	}
+	chat := false
+	for _, f := range d.Type.Params.List {
+		if baseTypeName(f.Type) == statusgo.ChatType {
+			chat = true
+		}
+	}
+	if !chat {
+		return false
+	}
+	for _, f := range d.Type.Results.List {
+		if name := baseTypeName(f.Type); name == "bool" || name == "ResendType" {
+			return true
+		}
+	}
+	return false
+}

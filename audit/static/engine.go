@@ -459,11 +459,12 @@ func BodiesNeeded(pkgPath string, files []*ast.File, cfg *config.Static, known m
 		}
 	}
 	keep := chooseFuncs(decls, triggerNames(cfg, known))
-	if pkgPath == statusgo.ProtocolPath {
-		for _, d := range decls {
-			if d.Recv != nil && len(d.Recv.List) > 0 && baseTypeName(d.Recv.List[0].Type) == statusgo.ChatType {
-				keep[d] = true
-			}
+	for _, d := range decls {
+		if pkgPath == statusgo.ProtocolPath && d.Recv != nil && len(d.Recv.List) > 0 && baseTypeName(d.Recv.List[0].Type) == statusgo.ChatType {
+			keep[d] = true
+		}
+		if chatHelperShape(d) {
+			keep[d] = true
 		}
 	}
 	return keep

@@ -229,3 +229,30 @@ func splitPos(p string) (string, int, int) {
 	fmt.Sscanf(parts[len(parts)-1], "%d", &col)
 	return strings.Join(parts[:len(parts)-2], ":"), line, col
 }
+
+// Saved is what a saved JSON report holds for a later comparison.
+type Saved struct {
+	Tool    string        `json:"tool"`
+	Version string        `json:"version"`
+	Format  int           `json:"format"`
+	Sites   []static.Site `json:"sites"`
+}
+
+// ReadJSON reads a report written by JSON and checks that the given tool
+// and version wrote it in this Format: verdicts and site identities of
+// another version are not comparable.
+func ReadJSON(data []byte, tool, version string) (*Saved, error) {
+	var s Saved
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("not a JSON report: %w", err)
+	}
+	switch {
+	case s.Tool != tool:
+		return nil, fmt.Errorf("not a %s JSON report (its tool is %q)", tool, s.Tool)
+	case s.Format != Format:
+		return nil, fmt.Errorf("report format %d; this %s reads format %d (write the report again with this version: %s -format json)", s.Format, tool, Format, tool)
+	case s.Version != version:
+		return nil, fmt.Errorf("written by %s %s; this is %s %s, whose verdicts may differ (write the report again with this version)", tool, s.Version, tool, version)
+	}
+	return &s, nil
+}
