@@ -150,16 +150,16 @@ func (r Rule) RaisedBy(a Audit) bool { return a != 0 && r.Audits&a == a }
 
 // The rule ids.
 const (
-	NotMVDS          = "MA1001"
-	NoFailPath       = "MA1002"
-	BrokenDataSync   = "MA1003"
-	Conditional      = "MA1004"
-	Unresolved       = "MA1005"
-	ReusedSender     = "MA1006"
-	SyntaxOnly       = "MA1007"
+	NotMVDS        = "MA1001"
+	NoFailPath     = "MA1002"
+	BrokenDataSync = "MA1003"
+	Conditional    = "MA1004"
+	Unresolved     = "MA1005"
+	ReusedSender   = "MA1006"
+	SyntaxOnly     = "MA1007"
 	// Regression: mvdsaudit diff found a site that went through MVDS
 	// before the change and does not after it.
-	Regression = "MA1008"
+	Regression       = "MA1008"
 	BadDirective     = "MA9001"
 	UnusedDirective  = "MA9002"
 	LoadError        = "MA9003"
