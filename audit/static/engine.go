@@ -395,30 +395,44 @@ var triggerPrefixes = []string{"ResendType", "ResendMethod", autoField, statusgo
 // name, and (transitively) the functions that call them by name: callers may
 // bind callbacks or pass messages on.
 func chooseFuncs(decls []*ast.FuncDecl, triggers map[string]bool) map[*ast.FuncDecl]bool {
-	names := make(map[*ast.FuncDecl]map[string]bool, len(decls))
+	declared := make(map[string]bool, len(decls))
+	for _, d := range decls {
+		declared[d.Name.Name] = true
+	}
+	// refs holds, per function, only the names it mentions that are
+	// functions of this package: what the closure below needs, at a
+	// fraction of the cost of every name.
+	refs := make(map[*ast.FuncDecl][]string, len(decls))
 	chosen := map[*ast.FuncDecl]bool{}
 	for _, d := range decls {
 		if d.Body == nil {
 			continue
 		}
-		set := map[string]bool{}
+		hit := false
+		var mine []string
 		collect := func(n ast.Node) bool {
+			var name string
 			switch n := n.(type) {
 			case *ast.Ident:
-				set[n.Name] = true
+				name = n.Name
 			case *ast.SelectorExpr:
-				set[n.Sel.Name] = true
+				name = n.Sel.Name
+			default:
+				return true
+			}
+			if !hit && (triggers[name] || hasAnyPrefix(name, triggerPrefixes)) {
+				hit = true
+			}
+			if declared[name] {
+				mine = append(mine, name)
 			}
 			return true
 		}
 		ast.Inspect(d.Body, collect)
 		ast.Inspect(d.Type, collect)
-		names[d] = set
-		for n := range set {
-			if triggers[n] || hasAnyPrefix(n, triggerPrefixes) {
-				chosen[d] = true
-				break
-			}
+		refs[d] = mine
+		if hit {
+			chosen[d] = true
 		}
 	}
 	for changed := true; changed; {
@@ -428,10 +442,10 @@ func chooseFuncs(decls []*ast.FuncDecl, triggers map[string]bool) map[*ast.FuncD
 			chosenNames[d.Name.Name] = true
 		}
 		for _, d := range decls {
-			if chosen[d] || names[d] == nil {
+			if chosen[d] || d.Body == nil {
 				continue
 			}
-			for n := range names[d] {
+			for _, n := range refs[d] {
 				if chosenNames[n] {
 					chosen[d] = true
 					changed = true
