@@ -43,38 +43,28 @@ func skipOf(msg Snapshot) (Value, string) {
 // checker sees it from pkg, is of the first generation (has
 // ResendAutomatically and no ResendType).
 func legacyRawMessage(pkg *types.Package) bool {
-	seen := map[*types.Package]bool{}
-	queue := []*types.Package{pkg}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		if p == nil || seen[p] {
-			continue
-		}
-		seen[p] = true
-		if p.Path() == statusgo.CommonPath {
-			tn, ok := p.Scope().Lookup(statusgo.RawMessageType).(*types.TypeName)
-			if !ok {
-				return false
-			}
-			st, ok := tn.Type().Underlying().(*types.Struct)
-			if !ok {
-				return false
-			}
-			auto, typed := false, false
-			for i := 0; i < st.NumFields(); i++ {
-				switch st.Field(i).Name() {
-				case autoField:
-					auto = true
-				case "ResendType":
-					typed = true
-				}
-			}
-			return auto && !typed
-		}
-		queue = append(queue, p.Imports()...)
+	common := findPackage(pkg, statusgo.CommonPath)
+	if common == nil {
+		return false
 	}
-	return false
+	tn, ok := common.Scope().Lookup(statusgo.RawMessageType).(*types.TypeName)
+	if !ok {
+		return false
+	}
+	st, ok := tn.Type().Underlying().(*types.Struct)
+	if !ok {
+		return false
+	}
+	auto, typed := false, false
+	for i := 0; i < st.NumFields(); i++ {
+		switch st.Field(i).Name() {
+		case autoField:
+			auto = true
+		case "ResendType":
+			typed = true
+		}
+	}
+	return auto && !typed
 }
 
 // resendOf returns the value that decides whether a message asks for MVDS,

@@ -391,39 +391,32 @@ func (s *state) sig(roots []int) string {
 		}
 		b.WriteByte('}')
 	}
-	if len(s.chats) > 0 {
-		ck := make([]string, 0, len(s.chats))
-		for k := range s.chats {
-			ck = append(ck, k)
-		}
-		sort.Strings(ck)
-		for _, k := range ck {
-			b.WriteString("chat ")
-			b.WriteString(k)
-			b.WriteByte('=')
-			b.WriteString(strconv.Itoa(int(s.chats[k])))
-			b.WriteByte(';')
-		}
-	}
-	if len(s.notChats) > 0 {
-		ck := make([]string, 0, len(s.notChats))
-		for k := range s.notChats {
-			ck = append(ck, k)
-		}
-		sort.Strings(ck)
-		for _, k := range ck {
-			b.WriteString("notchat ")
-			b.WriteString(k)
-			b.WriteByte('=')
-			b.WriteString(strconv.Itoa(int(s.notChats[k])))
-			b.WriteByte(';')
-		}
-	}
+	writeSorted(&b, "chat ", s.chats)
+	writeSorted(&b, "notchat ", s.notChats)
 	if s.dead {
 		b.WriteString("dead;")
 	}
 	b.WriteString(s.jump)
 	return b.String()
+}
+
+// writeSorted writes a map of chat assumptions in key order.
+func writeSorted[V statusgo.ChatKind | uint8](b *strings.Builder, prefix string, m map[string]V) {
+	if len(m) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b.WriteString(prefix)
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(strconv.Itoa(int(m[k])))
+		b.WriteByte(';')
+	}
 }
 
 // leadsTo reports whether a point with trails from lies on a path with
