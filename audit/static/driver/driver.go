@@ -345,14 +345,6 @@ func (r *runner) run(ctx context.Context) {
 		go func(u *unit) {
 			defer wg.Done()
 			defer close(u.done)
-			// Parsing needs nothing from other packages: it runs at
-			// once, so that the cores stay busy while packages wait
-			// for their dependencies.
-			sem <- struct{}{}
-			if ctx.Err() == nil {
-				r.parse(u)
-			}
-			<-sem
 			// Wait for the checked packages this one imports first, so
 			// that their types and facts are ready.
 			for _, imp := range r.imports(u) {
@@ -396,8 +388,10 @@ func (r *runner) loadError(e LoadError) {
 	r.mu.Unlock()
 }
 
-// parse parses a unit's files; parse errors are reported.
-func (r *runner) parse(u *unit) {
+// check parses and type-checks a unit. Type errors are expected (imports
+// outside the checked set are empty stand-ins) and are not reported; parse
+// errors are.
+func (r *runner) check(u *unit) {
 	for _, name := range unitFiles(u, r.opts.Tests) {
 		path := filepath.Join(u.list.Dir, name)
 		f, err := parser.ParseFile(r.res.Fset, path, nil, parser.ParseComments|parser.SkipObjectResolution)
@@ -418,11 +412,6 @@ func (r *runner) parse(u *unit) {
 			u.files = append(u.files, f)
 		}
 	}
-}
-
-// check type-checks a parsed unit. Type errors are expected (imports
-// outside the checked set are empty stand-ins) and are not reported.
-func (r *runner) check(u *unit) {
 	if r.opts.Config != nil {
 		r.pruneBodies(u)
 	}
