@@ -12,7 +12,8 @@ bench-audit:
 	cd audit && $(GO) run ./static/internal/auditbench -runs $(AUDIT_BENCH_RUNS) -doc ../docs/benchmarks.md
 
 ## fuzz-audit: fuzz the audit module's parsers (both audits' configuration files, suppression
-## directives, baseline, the .proto numbering of message types, saved reports for diff) for FUZZTIME each. Their seeds under testdata/fuzz run with every `make test`.
+## directives, baseline, the .proto numbering of message types, saved reports for diff) for
+## FUZZTIME each. Their seeds under testdata/fuzz run with every `make test`.
 fuzz-audit:
 	cd audit && $(GO) test ./config -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	cd audit && $(GO) test ./static/suppress -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
