@@ -697,7 +697,7 @@ func (in *interp) bind(fn Value, eff Effect, id int, call *ast.CallExpr, st *sta
 // agrees with it.
 func (in *interp) applyChat(byChat map[statusgo.ChatKind][]Value, call *ast.CallExpr, recv Value, args []Value, st *state) []vals {
 	// recv is the chat the results depend on: the receiver of a Chat
-	// method, or a helper's chat argument.
+	// method, or a function's chat argument.
 	kind := statusgo.ChatUnknown
 	root := recv.Root
 	if recv.Kind == KNil {

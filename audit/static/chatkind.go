@@ -8,7 +8,7 @@ import (
 )
 
 // A branch on a chat's kind (chat.ChatType == ChatTypeOneToOne, a switch on
-// chat.ChatType, chat.OneToOne(), or a helper that returns a ResendType for
+// chat.ChatType, chat.OneToOne(), or a function that returns a ResendType for
 // a chat) splits the path into one where the chat is of that kind and one
 // where it is not, and each path remembers it. A send on the path then
 // happens in a chat of the kinds the path still allows, so a one-to-one
@@ -151,10 +151,10 @@ func derefType(x ast.Expr) ast.Expr {
 	return x
 }
 
-// chatHelperShape reports, from syntax alone, whether a function may be
+// chatFuncShape reports, from syntax alone, whether a function may be
 // summarised per chat kind: it takes a Chat and returns a bool or a
 // ResendType (chatArg decides for sure, with types).
-func chatHelperShape(d *ast.FuncDecl) bool {
+func chatFuncShape(d *ast.FuncDecl) bool {
 	if d.Body == nil || d.Type.Results == nil || d.Type.Params == nil {
 		return false
 	}

@@ -26,7 +26,7 @@
 //
 // It resolves the ResendType through constants, variables, assignments after
 // the message is built, functions that return a constant (Chat's
-// DefaultResendType, and any helper that computes a ResendType from a chat,
+// DefaultResendType, and any function that computes a ResendType from a chat,
 // is summarised from its body per chat kind), and dispatchMessage's choice
 // of send function by chat kind. A branch on a chat's kind splits the path,
 // and each send site is judged in the chat kinds its path still allows.

@@ -477,7 +477,7 @@ func BodiesNeeded(pkgPath string, files []*ast.File, cfg *config.Static, known m
 		if pkgPath == statusgo.ProtocolPath && d.Recv != nil && len(d.Recv.List) > 0 && baseTypeName(d.Recv.List[0].Type) == statusgo.ChatType {
 			keep[d] = true
 		}
-		if chatHelperShape(d) {
+		if chatFuncShape(d) {
 			keep[d] = true
 		}
 	}

@@ -223,7 +223,7 @@ func chatKinds(e *engine, eff Effect, mt statusgo.MessageType, content *statusgo
 func chatKindsOf(e *engine, eff Effect, mt statusgo.MessageType, content *statusgo.ContentType) ([]statusgo.ChatKind, string) {
 	flows := e.cfg.Flows
 	if eff.Msg.Chat == statusgo.ChatUnknown {
-		// A resend setting computed for a chat of some kind (a helper
+		// A resend setting computed for a chat of some kind (a function
 		// of the chat, or Chat.DefaultResendType on this path) is the
 		// setting of a message in that chat.
 		if rt, _ := e.resendOf(eff.Msg); rt.ChatRoot != "" && rt.Chat != statusgo.ChatUnknown {
