@@ -12,11 +12,14 @@ bench-audit:
 	cd audit && $(GO) run ./static/internal/auditbench -runs $(AUDIT_BENCH_RUNS) -doc ../docs/benchmarks.md
 
 ## fuzz-audit: fuzz the audit module's parsers (both audits' configuration files, suppression
-## directives, baseline) for FUZZTIME each. Their seeds under testdata/fuzz run with every `make test`.
+## directives, baseline, the .proto numbering of message types, saved reports for diff) for
+## FUZZTIME each. Their seeds under testdata/fuzz run with every `make test`.
 fuzz-audit:
 	cd audit && $(GO) test ./config -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	cd audit && $(GO) test ./static/suppress -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	cd audit && $(GO) test ./static/baseline -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	cd audit && $(GO) test ./static -run '^$$' -fuzz '^FuzzParseProtoTable$$' -fuzztime $(FUZZTIME)
+	cd audit && $(GO) test ./static/report -run '^$$' -fuzz '^FuzzReadJSON$$' -fuzztime $(FUZZTIME)
 
 ## audit-status-go: run the audit on a status-go checkout, STATUS_GO=/path/to/status-go.
 audit-status-go:

@@ -1087,13 +1087,10 @@ func (t tail) fold(c tally) tally {
 	return c
 }
 
-// replay reads, per pending message, the sent events after its row's
-// checkpoint: at start-up what a crash kept out of the row, for Pending what
-// the next checkpoint will add. Settled rows have none.
+// replay reads, at start-up, per pending message the sent events after its
+// row's checkpoint: what a crash kept out of the row.
 func (l *ledger) replay(ctx context.Context) (map[string]tail, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT e.app_id, count(*), min(e.at), max(e.at) FROM retry_events e JOIN retry_messages m ON m.app_id = e.app_id
-		WHERE e.seq > coalesce((SELECT min(counted_seq) FROM retry_messages WHERE status = ?), (SELECT coalesce(max(seq), 0) FROM retry_events))
-		AND e.type = ? AND e.seq > m.counted_seq AND m.status = ? GROUP BY e.app_id`, stPending, int(mvdsguard.EventSent), stPending)
+	rows, err := l.db.QueryContext(ctx, tails(""))
 	if err != nil {
 		return nil, fmt.Errorf("read sent events after the checkpoint: %w", err)
 	}

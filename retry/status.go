@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -50,8 +51,32 @@ type Filter struct {
 	Limit    int                // 0: no limit
 }
 
-const statusColumns = `app_id, chat_id, flow, kind, status, stalled, attempts, created_at, first_attempt_at,
-	last_attempt_at, finished_at, last_error, reason`
+// statusColumns are what scanStatus reads from retry_messages m joined with
+// tailJoin's t: the row and the sent events logged after its checkpoint.
+const statusColumns = `m.app_id, m.chat_id, m.flow, m.kind, m.status, m.stalled, m.attempts, m.created_at,
+	m.first_attempt_at, m.last_attempt_at, m.finished_at, m.last_error, m.reason,
+	coalesce(t.n, 0), coalesce(t.first_at, 0), coalesce(t.last_at, 0)`
+
+// tailJoin joins each pending row m with its tail t, read by the statement
+// that reads the rows: one snapshot, so that a checkpoint written between two
+// reads can neither count an attempt twice nor lose it. appFilter narrows
+// the tails to one message ("AND p.app_id = ?").
+func tailJoin(appFilter string) string {
+	return ` LEFT JOIN (` + tails(appFilter) + `) t ON t.app_id = m.app_id`
+}
+
+// tails selects, per pending message, the sent events logged after its row's
+// checkpoint (app_id, n, first_at, last_at): at start-up what a crash kept
+// out of the row, for Status and Pending what the next checkpoint will add.
+// Settled rows have none. The events read are the recent end of the log, by
+// sequence number.
+func tails(appFilter string) string {
+	return fmt.Sprintf(`SELECT e.app_id, count(*) AS n, min(e.at) AS first_at, max(e.at) AS last_at
+		FROM retry_events e JOIN retry_messages p ON p.app_id = e.app_id
+		WHERE e.seq > coalesce((SELECT min(counted_seq) FROM retry_messages WHERE status = %d), (SELECT coalesce(max(seq), 0) FROM retry_events))
+		AND e.type = %d AND e.seq > p.counted_seq AND p.status = %d %s GROUP BY e.app_id`,
+		stPending, int(mvdsguard.EventSent), stPending, appFilter)
+}
 
 func scanStatus(sc interface{ Scan(...any) error }) (MessageStatus, error) {
 	var (
@@ -60,11 +85,14 @@ func scanStatus(sc interface{ Scan(...any) error }) (MessageStatus, error) {
 		stalled                        bool
 		created, first, last, finished int64
 		reason                         string
+		tl                             tail
 	)
 	if err := sc.Scan(&s.AppID, &s.ChatID, &flow, &kind, &status, &stalled, &s.Attempts, &created, &first, &last,
-		&finished, &s.LastError, &reason); err != nil {
+		&finished, &s.LastError, &reason, &tl.n, &tl.first, &tl.last); err != nil {
 		return MessageStatus{}, err
 	}
+	t := tl.fold(tally{attempts: s.Attempts, first: first, last: last})
+	s.Attempts, first, last = t.attempts, t.first, t.last
 	s.Flow, s.Kind, s.Status, s.Stalled = mvdsguard.Flow(flow), Kind(kind), mvdsguard.Status(status), stalled
 	s.CreatedAt, s.FirstAttemptAt, s.LastAttemptAt, s.FinishedAt = timeMillis(created), timeMillis(first), timeMillis(last), timeMillis(finished)
 	s.Reason = mvdsguard.Reason(reason)
@@ -74,39 +102,18 @@ func scanStatus(sc interface{ Scan(...any) error }) (MessageStatus, error) {
 
 // status reads a tracked message's status.
 func (l *ledger) status(ctx context.Context, appID string) (MessageStatus, error) {
-	s, err := scanStatus(l.db.QueryRowContext(ctx, `SELECT `+statusColumns+` FROM retry_messages WHERE app_id = ?`, appID))
+	s, err := scanStatus(l.db.QueryRowContext(ctx, `SELECT `+statusColumns+` FROM retry_messages m`+tailJoin("AND p.app_id = ?")+
+		` WHERE m.app_id = ?`, appID, appID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return MessageStatus{}, fmt.Errorf("status of %q: %w", appID, ErrUnknownMessage)
 	}
 	if err != nil {
 		return MessageStatus{}, fmt.Errorf("status of %q: %w", appID, err)
 	}
-	tl, err := tailOf(ctx, l.db, appID)
-	if err != nil {
-		return MessageStatus{}, err
-	}
-	if err := l.complete(ctx, &s, tl); err != nil {
+	if s.Recipients, err = l.recipients(ctx, s.AppID); err != nil {
 		return MessageStatus{}, err
 	}
 	return s, nil
-}
-
-// complete fills in what the row alone does not say: the attempts logged
-// after its checkpoint (tl; together they are tallyFrom's answer) and the
-// recipients.
-func (l *ledger) complete(ctx context.Context, s *MessageStatus, tl tail) error {
-	t := tl.fold(tally{attempts: s.Attempts, first: millisOf(s.FirstAttemptAt), last: millisOf(s.LastAttemptAt)})
-	s.Attempts, s.FirstAttemptAt, s.LastAttemptAt = t.attempts, timeMillis(t.first), timeMillis(t.last)
-	var err error
-	s.Recipients, err = l.recipients(ctx, s.AppID)
-	return err
-}
-
-func millisOf(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
 }
 
 // recipients reads a message's recipients.
@@ -152,22 +159,22 @@ func (l *ledger) pending(ctx context.Context, f Filter) ([]MessageStatus, error)
 		in = append(in, "?")
 		args = append(args, int(s))
 	}
-	where = append(where, "status IN ("+strings.Join(in, ", ")+")")
+	where = append(where, "m.status IN ("+strings.Join(in, ", ")+")")
 	if f.Flow != 0 {
 		if !f.Flow.Valid() {
 			return nil, fmt.Errorf("pending: unknown flow %d in filter", uint8(f.Flow))
 		}
-		where = append(where, "flow = ?")
+		where = append(where, "m.flow = ?")
 		args = append(args, int(f.Flow))
 	}
 	if f.ChatID != "" {
-		where = append(where, "chat_id = ?")
+		where = append(where, "m.chat_id = ?")
 		args = append(args, f.ChatID)
 	}
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("pending: negative limit %d", f.Limit)
 	}
-	q := `SELECT ` + statusColumns + ` FROM retry_messages WHERE ` + strings.Join(where, " AND ") + ` ORDER BY created_at, app_id`
+	q := `SELECT ` + statusColumns + ` FROM retry_messages m` + tailJoin("") + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY m.created_at, m.app_id`
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
@@ -188,14 +195,8 @@ func (l *ledger) pending(ctx context.Context, f Filter) ([]MessageStatus, error)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("pending: %w", err)
 	}
-	// Only pending rows lag their events; one read of the log's recent end
-	// gives every one's tail.
-	tails, err := l.replay(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("pending: %w", err)
-	}
 	for i := range out {
-		if err := l.complete(ctx, &out[i], tails[out[i].AppID]); err != nil {
+		if out[i].Recipients, err = l.recipients(ctx, out[i].AppID); err != nil {
 			return nil, err
 		}
 	}
@@ -208,4 +209,60 @@ func PeerHex(p []byte) string {
 		return ""
 	}
 	return "0x" + hex.EncodeToString(p)
+}
+
+// statusJSON is MessageStatus's JSON form: the event log's names and unix
+// seconds, so a GUI reads a status and an event alike.
+type statusJSON struct {
+	ID             string           `json:"id"`
+	ChatID         string           `json:"chatId,omitempty"`
+	Flow           mvdsguard.Flow   `json:"flow"`
+	Kind           string           `json:"kind"`
+	Status         mvdsguard.Status `json:"status"`
+	Stalled        bool             `json:"stalled,omitempty"`
+	Attempts       int              `json:"attempts"`
+	CreatedAt      int64            `json:"createdAt,omitempty"`
+	FirstAttemptAt int64            `json:"firstAttemptAt,omitempty"`
+	LastAttemptAt  int64            `json:"lastAttemptAt,omitempty"`
+	FinishedAt     int64            `json:"finishedAt,omitempty"`
+	LastError      string           `json:"lastError,omitempty"`
+	Reason         mvdsguard.Reason `json:"reason,omitempty"`
+	Retryable      bool             `json:"retryable,omitempty"`
+	Recipients     []recipientJSON  `json:"recipients"`
+}
+
+type recipientJSON struct {
+	Peer        string           `json:"peer"`
+	MessageID   string           `json:"messageId"`
+	Status      mvdsguard.Status `json:"status"`
+	DeliveredAt int64            `json:"deliveredAt,omitempty"`
+}
+
+// MarshalJSON writes the status as a GUI reads it: the field names and
+// values of the event log (docs/events.md), times in unix seconds and
+// absent while zero, peers and mvds ids in "0x…" hex.
+func (s MessageStatus) MarshalJSON() ([]byte, error) {
+	if !s.Kind.valid() {
+		return nil, fmt.Errorf("marshal status of %q: invalid kind %d", s.AppID, uint8(s.Kind))
+	}
+	out := statusJSON{
+		ID: s.AppID, ChatID: s.ChatID, Flow: s.Flow, Kind: s.Kind.String(), Status: s.Status, Stalled: s.Stalled,
+		Attempts: s.Attempts, CreatedAt: unixOrZero(s.CreatedAt), FirstAttemptAt: unixOrZero(s.FirstAttemptAt),
+		LastAttemptAt: unixOrZero(s.LastAttemptAt), FinishedAt: unixOrZero(s.FinishedAt), LastError: s.LastError,
+		Reason: s.Reason, Retryable: s.Retryable, Recipients: make([]recipientJSON, 0, len(s.Recipients)),
+	}
+	for _, r := range s.Recipients {
+		out.Recipients = append(out.Recipients, recipientJSON{
+			Peer: PeerHex(r.Peer[:]), MessageID: PeerHex(r.MessageID[:]),
+			Status: r.Status, DeliveredAt: unixOrZero(r.DeliveredAt),
+		})
+	}
+	return json.Marshal(out)
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
 }

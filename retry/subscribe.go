@@ -18,6 +18,21 @@ func (g *Guard) Events(ctx context.Context, afterSeq uint64, limit int) ([]mvdsg
 }
 
 // eventsAfter reads up to limit events after sequence number after.
+// LastSeq returns the sequence number of the newest event in the log (0 for
+// none): a consumer that has no cursor of its own and wants only what
+// happens from now on subscribes after it.
+func (g *Guard) LastSeq(ctx context.Context) (uint64, error) {
+	return g.ledger.lastSeq(ctx)
+}
+
+func (l *ledger) lastSeq(ctx context.Context) (uint64, error) {
+	var seq uint64
+	if err := l.db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM retry_events`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("newest event: %w", err)
+	}
+	return seq, nil
+}
+
 func (l *ledger) eventsAfter(ctx context.Context, after uint64, limit int) ([]mvdsguard.Event, error) {
 	rows, err := l.db.QueryContext(ctx, `SELECT seq, type, app_id, chat_id, flow, peer, attempts, first_attempt_at,
 		last_attempt_at, at, reason, retryable FROM retry_events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)

@@ -11,7 +11,10 @@
 // The package owns the records (Record and their versioned JSON form), the
 // Recorder that keeps the bounded per-message state and runs the checks, the
 // Reader that streams a file of mixed status-go log lines and records into a
-// Recorder, and the Report they produce. Its settings (config.Runtime) and
+// Recorder, the Fleet that judges many nodes' logs with one Recorder per
+// node (each by its own clock and end of log) and correlates them, and the
+// Report they produce. Finding and opening the files of a run is
+// audit/dynamic/logfiles'. Its settings (config.Runtime) and
 // their file format are audit/config's, its check ids audit/rule's. Message
 // types, content types and flows come from the core's statusgo package; log
 // formats from audit/dynamic/statusgolog; capturing a live Guard is

@@ -135,6 +135,16 @@ func badInput() []byte {
 	return out.Bytes()
 }
 
+// legacySession is the session as a release of before 2024-02-27 logged
+// it, starting at start.
+func legacySession(start time.Time, f logwriter.Format) []byte {
+	b, err := logwriter.NewSession(logwriter.Legacy, 1, start.Sub(logwriter.NewSession(logwriter.Legacy, 1, 0).Start)).Render(f)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 func generatedFixtures() map[string][]byte {
 	render := func(style logwriter.Style, f logwriter.Format) []byte {
 		b, err := logwriter.NewSession(style, 1, 0).Render(f)
@@ -150,6 +160,8 @@ func generatedFixtures() map[string][]byte {
 		"zap-console.log":     render(logwriter.Current, logwriter.ZapConsole),
 		"zap-json.log":        render(logwriter.Current, logwriter.ZapJSON),
 		"interleaved.log":     interleaved(),
+		"logfmt-2023.log":     legacySession(time.Date(2023, 5, 12, 14, 0, 0, 0, time.UTC), logwriter.Logfmt),
+		"geth-old-names.log":  legacySession(time.Date(2024, 7, 3, 14, 0, 0, 0, time.UTC), logwriter.Geth),
 		"bad-input.log":       badInput(),
 	}
 }
@@ -381,5 +393,31 @@ func TestTheRecordsFixtureFiresEveryCheck(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: %+v; want %+v", name, got, want)
 		}
+	}
+}
+
+func TestTheSessionAsOldReleasesLoggedItIsReadWithTheRightCounts(t *testing.T) {
+	s := logwriter.NewSession(logwriter.Legacy, 1, 0)
+	for _, c := range []struct{ name, format string }{{"logfmt-2023.log", "logfmt"}, {"geth-old-names.log", "geth"}} {
+		t.Run(c.name, func(t *testing.T) {
+			rep := audit(t, c.name)
+			in := rep.Inputs[0]
+			// Four connection changes (no force), four datasync dispatches,
+			// five sends under the old names; no acknowledgement is logged.
+			if in.Lines != int64(len(s.Entries)) || in.StatusGo[c.format] != in.Lines || in.Used != 13 || in.Legacy != 5 || in.UsedIncomplete != 4 || in.Unreadable() != 0 {
+				t.Fatalf("%+v", in)
+			}
+			// The old lines name no type: nothing is known critical, so no
+			// MA1001; the three datasync messages cannot be seen delivered
+			// by this release's log: unconfirmed, not silent drops. The
+			// reconnect that waited 2.5 minutes for a retry stays a
+			// violation.
+			if got := verdicts(rep); strings.Join(got, ",") != "MA2002" {
+				t.Fatalf("verdicts %v", got)
+			}
+			if u := flowRow(rep, "unclassified"); u.Messages != 8 || u.MVDS != 3 || u.Outside != 5 || u.Unconfirmed != 3 || u.Silent != 5 || u.Delivered != 0 {
+				t.Fatalf("unclassified %+v", u)
+			}
+		})
 	}
 }

@@ -37,21 +37,73 @@ const (
 
 // Read streams in line by line into rec: status-go log lines in any of its
 // formats and JSON Lines records, mixed freely (interleaved processes are
-// told apart by the label before each entry). name is how evidence names the
-// input. Memory is constant: one buffer of MaxLine bytes plus the
-// Recorder's bounded state. A line it does not understand is counted and
-// sampled, never fatal; the error is only for reading (or ctx), and the
-// stats then say how far the input was read.
+// told apart by the label before each entry, but share rec's clock). name
+// is how evidence names the input. Memory is constant: one buffer of
+// MaxLine bytes plus the Recorder's bounded state. A line it does not
+// understand is counted and sampled, never fatal; the error is only for
+// reading (or ctx), and the stats then say how far the input was read.
+// Fleet.Read reads the logs of many nodes, each judged by its own clock.
 func Read(ctx context.Context, in io.Reader, name string, rec *Recorder) (*InputStats, error) {
-	year := rec.cfg.Year
-	if year == 0 {
-		year = time.Now().UTC().Year()
+	t := &target{rec: rec}
+	return read(ctx, in, Input{Name: name}, rec.cfg.Year, func(string) *target { return t })
+}
+
+// Input describes one log file for Fleet.Read.
+type Input struct {
+	// Name is how evidence names the input: its path, "-" for standard
+	// input.
+	Name string
+	// Node is the node its unlabelled lines and records belong to; a label
+	// before a line ("alice-1  | ") or a record's node names another.
+	Node string
+	// Year is the year of its first geth timestamp (geth prints none), with
+	// YearFrom saying where it came from ("-year"). When 0 the
+	// configuration's year is taken, else Modified's, else the current
+	// year.
+	Year     int
+	YearFrom string
+	// Modified is when the file was last written, zero if unknown.
+	Modified time.Time
+}
+
+// parser returns the input's geth parser and says where its year comes
+// from.
+func (in Input) parser(cfgYear int) (*statusgolog.Parser, int, string) {
+	switch {
+	case in.Year != 0:
+		from := in.YearFrom
+		if from == "" {
+			from = "given"
+		}
+		return statusgolog.NewParser(in.Year), in.Year, from
+	case cfgYear != 0:
+		return statusgolog.NewParser(cfgYear), cfgYear, "configuration"
+	case !in.Modified.IsZero():
+		return statusgolog.NewParserEndingAt(in.Modified), in.Modified.UTC().Year(), "file modified " + in.Modified.UTC().Format("2006-01-02")
 	}
+	y := time.Now().UTC().Year()
+	return statusgolog.NewParser(y), y, "current year (no -year and no file time)"
+}
+
+// target is where one node's records go, and how far the reader moved its
+// clock.
+type target struct {
+	rec      *Recorder
+	received *idSet    // ids of the messages the node received; nil outside a Fleet
+	advanced time.Time // the last time handed to the Recorder
+	pending  time.Time // the latest line time not handed yet
+}
+
+func read(ctx context.Context, in io.Reader, input Input, cfgYear int, route func(node string) *target) (*InputStats, error) {
+	parser, year, yearFrom := input.parser(cfgYear)
+	name := input.Name
 	rd := &reader{
 		name:     name,
-		rec:      rec,
-		parser:   statusgolog.NewParser(year),
-		stats:    &InputStats{Name: name, StatusGo: map[string]int64{}, Unread: map[string]int64{}},
+		node:     input.Node,
+		route:    route,
+		targets:  map[string]*target{},
+		parser:   parser,
+		stats:    &InputStats{Name: name, Node: input.Node, StatusGo: map[string]int64{}, Unread: map[string]int64{}, Year: year, YearFrom: yearFrom},
 		interned: map[string]string{},
 	}
 	br := bufio.NewReaderSize(in, MaxLine)
@@ -77,42 +129,71 @@ func Read(ctx context.Context, in io.Reader, name string, rec *Recorder) (*Input
 		}
 		if err != nil {
 			rd.stats.Err = err.Error()
+			rd.flush()
 			return rd.stats, fmt.Errorf("read %s after line %d: %w", name, rd.stats.Lines, err)
 		}
 	}
 	rd.flush()
+	if rd.stats.StatusGo[statusgolog.Geth.String()] == 0 {
+		// Only geth's timestamps need the year.
+		rd.stats.Year, rd.stats.YearFrom = 0, ""
+	}
 	return rd.stats, nil
 }
 
 type reader struct {
 	name     string
-	rec      *Recorder
+	node     string // the node of unlabelled lines
+	route    func(node string) *target
+	targets  map[string]*target
 	parser   *statusgolog.Parser
 	stats    *InputStats
 	entry    statusgolog.Entry
-	advanced time.Time // the last time handed to the Recorder
-	pending  time.Time // the latest line time not handed yet
 	interned map[string]string
 	lastSrc  string
+	last     *target // the target of lastNode
+	lastNode string
+	haveLast bool
 }
 
 // advanceEvery throttles how often lines without records move the
 // Recorder's clock; records move it themselves.
 const advanceEvery = 100 * time.Millisecond
 
-func (rd *reader) tick(t time.Time) {
-	if t.After(rd.pending) {
-		rd.pending = t
+// to returns the target of node's records.
+func (rd *reader) to(node string) *target {
+	if rd.haveLast && node == rd.lastNode {
+		return rd.last
 	}
-	if rd.pending.Sub(rd.advanced) >= advanceEvery {
-		rd.flush()
+	t := rd.targets[node]
+	if t == nil {
+		t = rd.route(node)
+		rd.targets[node] = t
+	}
+	rd.last, rd.lastNode, rd.haveLast = t, node, true
+	return t
+}
+
+func (rd *reader) tick(node string, at time.Time) {
+	t := rd.to(node)
+	if at.After(t.pending) {
+		t.pending = at
+	}
+	if t.pending.Sub(t.advanced) >= advanceEvery {
+		t.flush()
+	}
+}
+
+func (t *target) flush() {
+	if t.pending.After(t.advanced) {
+		t.rec.Advance(t.pending)
+		t.advanced = t.pending
 	}
 }
 
 func (rd *reader) flush() {
-	if rd.pending.After(rd.advanced) {
-		rd.rec.Advance(rd.pending)
-		rd.advanced = rd.pending
+	for _, t := range rd.targets {
+		t.flush()
 	}
 }
 
@@ -138,7 +219,7 @@ func (rd *reader) line(line []byte) {
 	case len(bytes.TrimSpace(line)) == 0:
 		rd.stats.Empty++
 		return
-	case line[0] == ' ' || line[0] == '\t':
+	case (line[0] == ' ' || line[0] == '\t') && !numbered(line):
 		rd.stats.Continuation++
 		return
 	case bytes.HasPrefix(line, []byte(`{"v":`)):
@@ -162,10 +243,10 @@ func (rd *reader) line(line []byte) {
 		return
 	case statusgolog.OtherLine:
 		rd.stats.StatusGo[e.Format.String()]++
-		rd.tick(e.Time)
+		rd.tick(rd.nodeOf(e.Source), e.Time)
 		return
 	}
-	rd.tick(e.Time)
+	rd.tick(rd.nodeOf(e.Source), e.Time)
 	if err != nil {
 		rd.unread(UnreadMalformed, fmt.Sprintf("%s line: %v", e.Kind, err), line)
 		return
@@ -175,7 +256,26 @@ func (rd *reader) line(line []byte) {
 	if e.Incomplete != "" {
 		rd.stats.UsedIncomplete++
 	}
+	if e.Legacy {
+		rd.stats.Legacy++
+		rd.to(rd.nodeOf(e.Source)).rec.markAckBlind()
+	}
 	rd.use(e, line)
+}
+
+// numbered reports an indented line that starts with a number: an editor's
+// line number before an entry, not a continuation.
+func numbered(line []byte) bool {
+	t := bytes.TrimLeft(line, " \t")
+	return len(t) > 0 && t[0] >= '0' && t[0] <= '9'
+}
+
+// nodeOf names the node of a line: its label, else the input's node.
+func (rd *reader) nodeOf(label []byte) string {
+	if len(label) == 0 {
+		return rd.node
+	}
+	return rd.intern(label)
 }
 
 // record reads a JSON Lines record.
@@ -201,9 +301,13 @@ func (rd *reader) record(line []byte) {
 		return
 	}
 	rd.stats.Records++
-	r.Node = rd.intern([]byte(r.Node))
+	r.Node = rd.nodeOf([]byte(r.Node))
 	r.Evidence = Evidence{Input: rd.name, Line: rd.stats.Lines, Text: Clip(printable(line))}
-	if err := rd.rec.Add(r); err != nil && !errors.Is(err, ErrFinished) {
+	t := rd.to(r.Node)
+	if r.Kind == KindReceipt && t.received != nil {
+		t.received.add(r.ID)
+	}
+	if err := t.rec.Add(r); err != nil && !errors.Is(err, ErrFinished) {
 		// ParseRecord validated it; count it anyway rather than lose it.
 		rd.stats.Records--
 		rd.unread(UnreadBadRecord, err.Error(), line)
@@ -212,7 +316,7 @@ func (rd *reader) record(line []byte) {
 
 // use turns a status-go line into records.
 func (rd *reader) use(e *statusgolog.Entry, line []byte) {
-	node := rd.intern(e.Source)
+	node := rd.nodeOf(e.Source)
 	base := Record{At: e.Time, Node: node, Attempts: -1,
 		Evidence: Evidence{Input: rd.name, Line: rd.stats.Lines, Text: Clip(printable(line))}}
 	switch e.Kind {
@@ -239,12 +343,20 @@ func (rd *reader) use(e *statusgolog.Entry, line []byte) {
 		r := base
 		r.Kind, r.Online, r.Wake = KindConnectivity, e.Online, e.Force && e.Online
 		rd.add(r)
+	case statusgolog.Received:
+		// Not a receipt: status-go logs it before dropping duplicates, so
+		// it says the node got the message, not that its application was
+		// handed it once. It only tells other nodes' logs what arrived.
+		if t := rd.to(node); t.received != nil {
+			t.received.add(e.MessageID)
+		}
 	}
 }
 
 func (rd *reader) add(r Record) {
-	if err := rd.rec.Add(r); err == nil && r.At.After(rd.advanced) {
-		rd.advanced = r.At
+	t := rd.to(r.Node)
+	if err := t.rec.Add(r); err == nil && r.At.After(t.advanced) {
+		t.advanced = r.At
 	}
 }
 

@@ -25,7 +25,13 @@ type Recorder struct {
 	mu       sync.Mutex
 	cfg      config.Runtime
 	severity map[string]rule.Severity
-	done     bool
+	done     bool // Finish judged what was due
+	settled  bool // the messages still open are counted
+	// ackBlind: the log comes from a release that does not log
+	// acknowledgements (it writes MessageSender's names of before
+	// 2024-02-27), so a message through MVDS past its horizon is
+	// unconfirmed, not silent.
+	ackBlind bool
 
 	clock      time.Time // the latest time of any record or line seen
 	first      time.Time
@@ -58,10 +64,11 @@ type message struct {
 	sawStart        bool
 	attempts        int
 	mvds, outside   bool
+	unconfirmed     bool // past its horizon in a log that cannot show delivery
 	mvdsAt          time.Time
 	outsideReported bool
 	first, last     Evidence
-	heapIdx         int
+	heapIdx         int    // -1 once unconfirmed: out of the deadline heap
 	seq             uint64 // creation order: ties in deadlines go oldest first
 }
 
@@ -122,6 +129,11 @@ func NewRecorder(cfg config.Runtime) (*Recorder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("runtime audit: %w", err)
 	}
+	return newRecorder(cfg), nil
+}
+
+// newRecorder returns a Recorder for a validated cfg.
+func newRecorder(cfg config.Runtime) *Recorder {
 	r := &Recorder{
 		cfg:        cfg,
 		severity:   map[string]rule.Severity{},
@@ -138,7 +150,7 @@ func NewRecorder(cfg config.Runtime) (*Recorder, error) {
 		r.violations[c.ID] = &checkState{}
 	}
 	r.state.Rejected = map[string]int64{}
-	return r, nil
+	return r
 }
 
 // ErrFinished is returned by Add after Finish.
@@ -214,6 +226,13 @@ func (r *Recorder) advance(t time.Time) {
 func (r *Recorder) expire(cutoff time.Time) {
 	for len(r.deadlines) > 0 && !r.deadlines[0].deadline.After(cutoff) {
 		m := r.deadlines[0]
+		if m.mvds && r.ackBlind {
+			// Its log could never say it was delivered: keep it open, so
+			// that another node's log may still show it received.
+			heap.Pop(&r.deadlines)
+			m.heapIdx, m.unconfirmed = -1, true
+			continue
+		}
 		r.close(m, outSilent, nil)
 	}
 	if !r.nextWatch.IsZero() && !r.nextWatch.After(cutoff) {
@@ -344,7 +363,16 @@ func (r *Recorder) track(rec Record, start bool) *message {
 	if len(r.open) >= r.cfg.Limits.Open {
 		// Memory is bounded: the message closest to its horizon leaves the
 		// checks, and the report says how many did.
-		victim := r.deadlines[0]
+		var victim *message
+		if len(r.deadlines) > 0 {
+			victim = r.deadlines[0]
+		} else {
+			// Only unconfirmed messages are left: any of them.
+			for _, m := range r.open {
+				victim = m
+				break
+			}
+		}
 		r.state.Evicted++
 		r.drop(victim)
 		r.counts(victim.flow).Evicted++
@@ -371,7 +399,9 @@ func (r *Recorder) create(rec Record, start bool) *message {
 // drop forgets an open message, and the reconnects it was pending at stop
 // waiting for it.
 func (r *Recorder) drop(m *message) {
-	heap.Remove(&r.deadlines, m.heapIdx)
+	if m.heapIdx >= 0 {
+		heap.Remove(&r.deadlines, m.heapIdx)
+	}
 	delete(r.open, m.key)
 	if !m.mvds {
 		return
@@ -798,19 +828,80 @@ func (r *Recorder) report(id string, k msgKey, f mvdsguard.Flow, at time.Time, m
 func (r *Recorder) Finish(end time.Time) *Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.done {
-		r.done = true
-		if end.Before(r.clock) {
-			end = r.clock
+	r.end(end)
+	r.settle()
+	return r.build()
+}
+
+// end judges what is due by end. A reconnect whose time to retry runs past
+// end cannot be judged: the log stopped first.
+func (r *Recorder) end(end time.Time) {
+	if r.done {
+		return
+	}
+	r.done = true
+	if end.Before(r.clock) {
+		end = r.clock
+	}
+	r.clock = end
+	r.expire(end)
+	for _, n := range r.nodes {
+		for _, w := range n.watches {
+			if !w.satisfied && w.pending > 0 {
+				r.state.ReconnectsUndecided++
+			}
 		}
-		r.clock = end
-		r.expire(end)
-		for _, m := range r.open {
+	}
+}
+
+// settle counts the messages still open at the end.
+func (r *Recorder) settle() {
+	if r.settled {
+		return
+	}
+	r.settled = true
+	for _, m := range r.open {
+		if m.unconfirmed {
+			r.counts(m.flow).Unconfirmed++
+		} else {
 			r.counts(m.flow).Open++
 		}
-		r.state.OpenAtEnd = len(r.open)
 	}
-	return r.build()
+	r.state.OpenAtEnd = len(r.open)
+}
+
+// markAckBlind says the log comes from a release that does not log
+// acknowledgements.
+func (r *Recorder) markAckBlind() {
+	r.mu.Lock()
+	r.ackBlind = true
+	r.mu.Unlock()
+}
+
+// openIDs returns the ids of the messages without an outcome, by node.
+func (r *Recorder) openIDs() []msgKey {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	keys := make([]msgKey, 0, len(r.open))
+	for k := range r.open {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// receivedElsewhere closes an open message that another node's log shows
+// received: delivered, although its sender's log ended before saying so.
+func (r *Recorder) receivedElsewhere(k msgKey) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.open[k]
+	if m == nil || r.settled {
+		return
+	}
+	r.drop(m)
+	c := r.counts(m.flow)
+	c.Delivered++
+	c.Received++
 }
 
 // Clock returns the latest time the Recorder has seen.
@@ -822,7 +913,7 @@ func (r *Recorder) Clock() time.Time {
 
 func (r *Recorder) build() *Report {
 	rep := &Report{
-		Config: ConfigSummary{Horizon: r.cfg.Horizon.String(), ReconnectWithin: r.cfg.ReconnectWithin.String(), Lateness: r.cfg.Lateness.String()},
+		Config: configSummary(r.cfg),
 		First:  r.first, Last: r.clock,
 		State: r.state,
 	}
@@ -850,6 +941,10 @@ func (r *Recorder) build() *Report {
 		rep.Violations = append(rep.Violations, cs.listed...)
 	}
 	return rep
+}
+
+func configSummary(c config.Runtime) ConfigSummary {
+	return ConfigSummary{Horizon: c.Horizon.String(), ReconnectWithin: c.ReconnectWithin.String(), Lateness: c.Lateness.String()}
 }
 
 func flowName(f mvdsguard.Flow) string {

@@ -10,10 +10,12 @@ import (
 // Report is the outcome of a run: what was read, per-flow counts, and every
 // violation (the first Limits.Violations of each check in full).
 type Report struct {
-	Tool       string         `json:"tool"`
-	Version    string         `json:"version"`
-	Config     ConfigSummary  `json:"config"`
-	Inputs     []*InputStats  `json:"inputs"`
+	Tool    string        `json:"tool"`
+	Version string        `json:"version"`
+	Config  ConfigSummary `json:"config"`
+	Inputs  []*InputStats `json:"inputs"`
+	// Nodes is the per-node table of a fleet (Fleet.Finish), by name.
+	Nodes      []NodeSummary  `json:"nodes,omitempty"`
 	First      time.Time      `json:"first"` // earliest time seen
 	Last       time.Time      `json:"last"`  // latest time seen: the end of the run
 	Flows      []FlowCounts   `json:"flows"`
@@ -46,10 +48,44 @@ type FlowCounts struct {
 	// does not move it).
 	Silent int `json:"silent"`
 	// Open: no outcome yet, and the horizon had not passed when the input
-	// ended.
+	// (the node's log) ended.
 	Open int `json:"open"`
+	// Received: of Delivered, the messages whose sender's log ended before
+	// an outcome while another node's log shows them received.
+	Received int `json:"received,omitempty"`
+	// Unconfirmed: sent through MVDS by a node whose log comes from a
+	// release that does not log acknowledgements (MessageSender's names of
+	// before 2024-02-27), past the horizon, and not seen received by
+	// another node: its delivery cannot be known. Not a violation.
+	Unconfirmed int `json:"unconfirmed,omitempty"`
 	// Evicted: dropped from the checks by the open-message limit.
 	Evicted int `json:"evicted,omitempty"`
+}
+
+// NodeSummary is one node's row in a fleet report: its own span (its clock
+// and end of log), its messages' outcomes and its violations.
+type NodeSummary struct {
+	Name   string    `json:"name"`
+	Inputs []string  `json:"inputs"`
+	First  time.Time `json:"first"`
+	Last   time.Time `json:"last"` // the node's end of log
+	// Messages to Open sum the node's flow rows.
+	Messages  int `json:"messages"`
+	MVDS      int `json:"mvds"`
+	Outside   int `json:"outside"`
+	Delivered int `json:"delivered"`
+	Received  int `json:"received"` // of Delivered, known from another node's log
+	Failed    int `json:"failed"`
+	Silent    int `json:"silent"`
+	Open      int `json:"open"`
+	// Unconfirmed: see FlowCounts.
+	Unconfirmed int `json:"unconfirmed,omitempty"`
+	// Errors and Warnings count the node's violations by severity.
+	Errors   int `json:"errors"`
+	Warnings int `json:"warnings"`
+	// ReconnectsUndecided counts reconnects too close to the end of the
+	// node's log to judge.
+	ReconnectsUndecided int64 `json:"reconnectsUndecided,omitempty"`
 }
 
 // CheckSummary says how often one check fired.
@@ -84,6 +120,9 @@ type StateSummary struct {
 	Reconnects          int64 `json:"reconnects"`
 	ReconnectsCutShort  int64 `json:"reconnectsCutShort"`
 	ReconnectsUnchecked int64 `json:"reconnectsUnchecked"`
+	// ReconnectsUndecided counts reconnects whose time to retry ran past
+	// the end of their node's log: neither kept nor broken.
+	ReconnectsUndecided int64 `json:"reconnectsUndecided"`
 	// UnknownTypes counts type names status-go's tables do not define.
 	UnknownTypes     int64    `json:"unknownTypes"`
 	UnknownTypeNames []string `json:"unknownTypeNames,omitempty"`
@@ -110,9 +149,17 @@ func (r *Report) Counts() (errors, warnings, infos int) {
 // Nothing is dropped unseen: every line is in exactly one of the counts
 // Records, StatusGo (by format), Continuation, Empty or Unread (by reason).
 type InputStats struct {
-	Name  string `json:"name"`
+	Name string `json:"name"`
+	// Node is the node the input's unlabelled lines belong to.
+	Node  string `json:"node,omitempty"`
 	Lines int64  `json:"lines"`
 	Bytes int64  `json:"bytes"`
+	// Year is the year taken for the first geth timestamp, which carries
+	// none, and YearFrom where it came from ("-year", "configuration",
+	// "file modified 2024-07-12", "current year …"); both are empty when
+	// the input held no geth line.
+	Year     int    `json:"year,omitempty"`
+	YearFrom string `json:"yearFrom,omitempty"`
 	// Records counts lines of the JSON Lines record format read.
 	Records int64 `json:"records"`
 	// StatusGo counts status-go log lines by format; Used counts those that
@@ -122,6 +169,9 @@ type InputStats struct {
 	// UsedIncomplete counts used lines that lacked a field (a truncated
 	// line): what they had was used.
 	UsedIncomplete int64 `json:"usedIncomplete"`
+	// Legacy counts used lines under the message names of releases before
+	// 2024-02-27 (no recipient, no type).
+	Legacy int64 `json:"legacy,omitempty"`
 	// Continuation counts indented lines (stack traces) following an entry.
 	Continuation int64 `json:"continuation"`
 	Empty        int64 `json:"empty"`

@@ -150,13 +150,16 @@ func (r Rule) RaisedBy(a Audit) bool { return a != 0 && r.Audits&a == a }
 
 // The rule ids.
 const (
-	NotMVDS          = "MA1001"
-	NoFailPath       = "MA1002"
-	BrokenDataSync   = "MA1003"
-	Conditional      = "MA1004"
-	Unresolved       = "MA1005"
-	ReusedSender     = "MA1006"
-	SyntaxOnly       = "MA1007"
+	NotMVDS        = "MA1001"
+	NoFailPath     = "MA1002"
+	BrokenDataSync = "MA1003"
+	Conditional    = "MA1004"
+	Unresolved     = "MA1005"
+	ReusedSender   = "MA1006"
+	SyntaxOnly     = "MA1007"
+	// Regression: mvdsaudit diff found a site that went through MVDS
+	// before the change and does not after it.
+	Regression       = "MA1008"
 	BadDirective     = "MA9001"
 	UnusedDirective  = "MA9002"
 	LoadError        = "MA9003"
@@ -186,6 +189,7 @@ var rules = []Rule{
 	{NoRetryAfterReconnect, "no-retry-after-reconnect", "messages were pending at a reconnect and none was attempted soon after", SeverityError, Runtime},
 	{FailedUntried, "failed-untried", "a message failed without any attempt", SeverityError, Runtime},
 	{DuplicateReceipt, "duplicate-receipt", "the same message was handed to the application twice", SeverityError, Runtime},
+	{Regression, "regression", "a change moves a critical send site that went through MVDS off it", SeverityError, Static},
 	{BadDirective, "bad-directive", "a //mvdsaudit:ignore directive is malformed", SeverityError, Static},
 	{UnusedDirective, "unused-directive", "a //mvdsaudit:ignore directive matches no finding", SeverityWarning, Static},
 	{LoadError, "load-error", "a package could not be loaded or type-checked completely", SeverityWarning, Static},

@@ -45,6 +45,10 @@ type Result struct {
 	Findings []Finding
 	// Suppressed are the findings a directive suppressed.
 	Suppressed []Finding
+	// MessageTypes names where the numbering of message types came from
+	// (the tree's generated Go, its .proto, or the built-in table), when
+	// the package used any.
+	MessageTypes string `json:"messageTypes,omitempty"`
 }
 
 // Finding is one reported problem.
@@ -132,10 +136,12 @@ func (r *runner) run(pass *analysis.Pass) (res any, err error) {
 		if fd.obj == nil || !fd.obj.Exported() {
 			continue
 		}
-		if e.isChatMethod(fd) {
-			if bc := e.chatSummary(fd); len(bc) > 0 && resendByChat(bc) {
-				pass.ExportObjectFact(fd.obj, &Summary{Name: fd.name, Package: pass.Pkg.Name(), ByChat: bc})
-				continue
+		if arg := e.chatArg(fd); arg != noChat {
+			if s := e.summary(fd); arg == receiverChat || len(s.Effects) == 0 {
+				if bc := e.chatSummary(fd, arg); len(bc) > 0 && resendByChat(bc, e.legacy) {
+					pass.ExportObjectFact(fd.obj, &Summary{Name: fd.name, Package: pass.Pkg.Name(), ByChat: bc, ChatArg: arg + 1})
+					continue
+				}
 			}
 		}
 		if s, ok := e.summaries[fd]; ok && !s.empty() {
@@ -143,6 +149,9 @@ func (r *runner) run(pass *analysis.Pass) (res any, err error) {
 		}
 	}
 	result := &Result{Sites: e.sites.build(e)}
+	if e.types != nil {
+		result.MessageTypes = e.types.source
+	}
 	var raw []Finding
 	for _, s := range result.Sites {
 		raw = append(raw, siteFindings(s)...)
@@ -176,12 +185,13 @@ func (r *runner) run(pass *analysis.Pass) (res any, err error) {
 	return result, nil
 }
 
-// resendByChat reports whether a per-chat summary returns a ResendType,
-// the only kind other packages need (Chat.DefaultResendType).
-func resendByChat(bc map[statusgo.ChatKind][]Value) bool {
+// resendByChat reports whether a per-chat summary returns a ResendType (or,
+// in the first generation, a bool that may be ResendAutomatically), the
+// only kind other packages need (Chat.DefaultResendType).
+func resendByChat(bc map[statusgo.ChatKind][]Value, legacy bool) bool {
 	for _, vs := range bc {
 		for _, v := range vs {
-			if v.Class == CResendType {
+			if v.Class == CResendType || v.Class == CBool && legacy {
 				return true
 			}
 		}

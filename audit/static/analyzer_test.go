@@ -27,3 +27,21 @@ func TestPlainCloneIsJudgedFromSyntax(t *testing.T) {
 	a := static.New(static.Options{ReportSites: true, MinSeverity: rule.SeverityInfo})
 	analysistest.Run(t, plainClone, a, "./protocol")
 }
+
+// statusGo2023 is status-go as it was in July 2023: ResendAutomatically,
+// SkipProtocolLayer, and that month's numbering of the message types.
+var statusGo2023 = filepath.Join("..", "..", "fixtures", "statusgo-2023")
+
+func TestFirstGenerationTreeIsJudgedInItsOwnTerms(t *testing.T) {
+	a := static.New(static.Options{ReportSites: true, MinSeverity: rule.SeverityWarning})
+	analysistest.Run(t, statusGo2023, a, "./...")
+}
+
+// statusGo2024 is status-go as it was in spring 2024: ResendType, chosen for
+// chat messages by branching on the chat's kind.
+var statusGo2024 = filepath.Join("..", "..", "fixtures", "statusgo-2024")
+
+func TestChatKindBranchesAreResolvedPerSite(t *testing.T) {
+	a := static.New(static.Options{ReportSites: true, MinSeverity: rule.SeverityWarning})
+	analysistest.Run(t, statusGo2024, a, "./...")
+}

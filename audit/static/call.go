@@ -145,6 +145,11 @@ func (in *interp) call(call *ast.CallExpr, st *state) []vals {
 			if len(a.vals) == 1 {
 				v = a.vals[0]
 				if class := classOf(in.e.info.TypeOf(call)); class != COther && v.Kind == KConst {
+					if class == CMessageType && v.Class != CMessageType {
+						// A number converted to the enum is in the
+						// tree's numbering.
+						v.Int = in.e.messageTypes().canonical(v.Int)
+					}
 					v.Class = class
 				}
 			}
@@ -195,9 +200,12 @@ func (in *interp) invoke(c callee, call *ast.CallExpr, recv Value, args []Value,
 		return []vals{{st, unknownResults(call, args, st)}}
 	case ckFunc:
 		if fd := in.e.declByKey(c.key); fd != nil {
-			if in.e.isChatMethod(fd) {
-				if bc := in.e.chatSummary(fd); len(bc) > 0 {
-					return in.applyChat(bc, call, recv, args, st)
+			if arg := in.e.chatArg(fd); arg != noChat {
+				// A function that sends as well keeps its effects: only
+				// one that merely computes from the chat is replaced by
+				// its per-kind results.
+				if bc := in.e.chatSummary(fd, arg); len(bc) > 0 && (arg == receiverChat || len(in.e.summary(fd).Effects) == 0) {
+					return in.applyChat(bc, call, argOf(arg, recv, args), args, st)
 				}
 			}
 			return in.apply(in.e.summary(fd), call, recv, args, st)
@@ -205,7 +213,7 @@ func (in *interp) invoke(c callee, call *ast.CallExpr, recv Value, args []Value,
 		in.e.loadImported()
 		if s := in.e.imported[c.key]; s != nil {
 			if len(s.ByChat) > 0 {
-				return in.applyChat(s.ByChat, call, recv, args, st)
+				return in.applyChat(s.ByChat, call, argOf(s.ChatArg-1, recv, args), args, st)
 			}
 			return in.apply(s, call, recv, args, st)
 		}
@@ -307,7 +315,7 @@ func (in *interp) inline(lit *ast.FuncLit, call *ast.CallExpr, st *state) []vals
 				body.env[p] = a.vals[i]
 			}
 		}
-		sub := &interp{e: in.e, fd: in.fd, sum: in.sum, paramObjs: map[int]int{}, chat: in.chat, depth: in.depth + 1, ignored: in.ignored, recs: in.recs}
+		sub := &interp{e: in.e, fd: in.fd, sum: in.sum, paramObjs: map[int]int{}, chat: in.chat, chatArg: in.chatArg, depth: in.depth + 1, ignored: in.ignored, recs: in.recs}
 		live := sub.block(lit.Body.List, []*state{body})
 		in.recs = sub.recs
 		in.truncated = in.truncated || sub.truncated
@@ -398,7 +406,11 @@ func (in *interp) snapshot(m Value, st *state) (Snapshot, int) {
 			snap.Fields["$content"] = c
 		}
 	}
-	snap.Chat = in.chatOf(snap.field("LocalChatID"), st)
+	local := snap.field("LocalChatID")
+	snap.Chat = in.chatOf(local, st)
+	if local.Root != "" && snap.Chat == statusgo.ChatUnknown {
+		snap.NotChats = st.notChats[local.Root]
+	}
 	return snap, id
 }
 
@@ -570,7 +582,7 @@ func (in *interp) returnValues(r Path, recv Value, args []Value, st *state) []Va
 // applyEffect replays a message a callee sends, with the caller's values.
 func (in *interp) applyEffect(eff Effect, name string, call *ast.CallExpr, recv Value, args []Value, st *state, outerVia, outerConds []string) {
 	msg := eff.Msg
-	snap := Snapshot{Fields: map[string]Value{}, Base: msg.Base, Zero: msg.Zero, Origin: msg.Origin, Chat: msg.Chat, Type: msg.Type}
+	snap := Snapshot{Fields: map[string]Value{}, Base: msg.Base, Zero: msg.Zero, Origin: msg.Origin, Chat: msg.Chat, NotChats: msg.NotChats, Type: msg.Type}
 	id := -1
 	if msg.Base.Kind == KParam && msg.Base.Path == "" {
 		base, objID := in.snapshot(argOf(msg.Base.Param, recv, args), st)
@@ -578,6 +590,7 @@ func (in *interp) applyEffect(eff Effect, name string, call *ast.CallExpr, recv 
 		snap = base
 		if snap.Chat == statusgo.ChatUnknown {
 			snap.Chat = msg.Chat
+			snap.NotChats |= msg.NotChats
 		}
 		if snap.Origin == "" {
 			snap.Origin = msg.Origin
@@ -683,6 +696,8 @@ func (in *interp) bind(fn Value, eff Effect, id int, call *ast.CallExpr, st *sta
 // assumption is recorded so that a later dispatchMessage on the same chat
 // agrees with it.
 func (in *interp) applyChat(byChat map[statusgo.ChatKind][]Value, call *ast.CallExpr, recv Value, args []Value, st *state) []vals {
+	// recv is the chat the results depend on: the receiver of a Chat
+	// method, or a function's chat argument.
 	kind := statusgo.ChatUnknown
 	root := recv.Root
 	if recv.Kind == KNil {
@@ -708,6 +723,9 @@ func (in *interp) applyChat(byChat map[statusgo.ChatKind][]Value, call *ast.Call
 	if k, ok := st.chats[root]; ok && kind == statusgo.ChatUnknown {
 		kind = k
 	}
+	if recv.Kind == KParam && kind == statusgo.ChatUnknown && root == "" {
+		root = recv.Root
+	}
 	annotate := func(vals []Value, k statusgo.ChatKind) []Value {
 		out := make([]Value, len(vals))
 		for i, v := range vals {
@@ -726,7 +744,7 @@ func (in *interp) applyChat(byChat map[statusgo.ChatKind][]Value, call *ast.Call
 	var out []vals
 	for _, k := range statusgo.DispatchableChatKinds() {
 		res, ok := byChat[k]
-		if !ok {
+		if !ok || st.excluded(root, k) {
 			continue
 		}
 		c := st.fork(fmt.Sprintf("%dk%d", int(call.Pos()), k), fmt.Sprintf("%s is a %s chat", root, k))
@@ -741,15 +759,10 @@ func (in *interp) applyChat(byChat map[statusgo.ChatKind][]Value, call *ast.Call
 	return out
 }
 
-// isChatMethod reports whether fd is a method of status-go's Chat.
-func (e *engine) isChatMethod(fd *fnDecl) bool {
-	return fd.decl != nil && fd.recvType == statusgo.ChatType && e.pkgPath == statusgo.ProtocolPath
-}
-
-// chatSummary interprets a Chat method once per chat kind, with the
-// receiver's ChatType fixed, and keeps the kinds for which every path
-// returns the same values.
-func (e *engine) chatSummary(fd *fnDecl) map[statusgo.ChatKind][]Value {
+// chatSummary interprets a Chat method, or a function of a chat argument
+// (see chatArg), once per chat kind, with that chat's ChatType fixed, and
+// keeps the kinds for which every path returns the same values.
+func (e *engine) chatSummary(fd *fnDecl, arg int) map[statusgo.ChatKind][]Value {
 	if bc, ok := e.byChat[fd]; ok {
 		return bc
 	}
@@ -761,7 +774,7 @@ func (e *engine) chatSummary(fd *fnDecl) map[statusgo.ChatKind][]Value {
 			break
 		}
 		in := newInterp(e, fd)
-		in.chat = k
+		in.chat, in.chatArg = k, arg
 		in.ignored = true
 		in.run(newState())
 		var res []Value

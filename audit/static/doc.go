@@ -26,8 +26,14 @@
 //
 // It resolves the ResendType through constants, variables, assignments after
 // the message is built, functions that return a constant (Chat's
-// DefaultResendType is summarised from its body, per chat kind), and
-// dispatchMessage's choice of send function by chat kind. It discovers, with
+// DefaultResendType, and any function that computes a ResendType from a chat,
+// is summarised from its body per chat kind), and dispatchMessage's choice
+// of send function by chat kind. A branch on a chat's kind splits the path,
+// and each send site is judged in the chat kinds its path still allows.
+// Trees of either RawMessage generation are read in their own terms:
+// ResendAutomatically (status-go before March 2024) or ResendType, and
+// message types in the tree's own numbering (its generated protobuf Go,
+// else its .proto, else the built-in table). It discovers, with
 // facts that cross package boundaries, functions that forward a RawMessage
 // to a send function (changing it on the way or not), functions that hand a
 // message to a callback parameter which callers bind to dispatchMessage or

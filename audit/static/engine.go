@@ -53,6 +53,11 @@ type engine struct {
 	// interesting are the functions worth interpreting (see candidates);
 	// a call to any other function of the package yields unknown results.
 	interesting map[*fnDecl]bool
+	// legacy: the tree's RawMessage is of the ResendAutomatically
+	// generation (see generation.go).
+	legacy bool
+	// types is the tree's numbering of message types, once needed.
+	types *typeTable
 }
 
 // fnDecl is a function of the package: a declaration or a literal.
@@ -117,6 +122,7 @@ func newEngine(pass *analysis.Pass, cfg *config.Static) *engine {
 	for _, name := range cfg.Ignore {
 		e.ignore[name] = true
 	}
+	e.legacy = legacyRawMessage(pass.Pkg)
 	e.index()
 	return e
 }
@@ -383,36 +389,50 @@ func triggerNames(cfg *config.Static, known map[string]bool) map[string]bool {
 // triggerPrefixes are the prefixes of status-go's constant names: a helper
 // returning one of them (a ResendType picked by a function) is worth a
 // summary.
-var triggerPrefixes = []string{"ResendType", "ResendMethod", statusgo.MessageTypePrefix, statusgo.ContentTypePrefix}
+var triggerPrefixes = []string{"ResendType", "ResendMethod", autoField, statusgo.MessageTypePrefix, statusgo.ContentTypePrefix}
 
 // chooseFuncs picks, from syntax alone, the functions that mention a trigger
 // name, and (transitively) the functions that call them by name: callers may
 // bind callbacks or pass messages on.
 func chooseFuncs(decls []*ast.FuncDecl, triggers map[string]bool) map[*ast.FuncDecl]bool {
-	names := make(map[*ast.FuncDecl]map[string]bool, len(decls))
+	declared := make(map[string]bool, len(decls))
+	for _, d := range decls {
+		declared[d.Name.Name] = true
+	}
+	// refs holds, per function, only the names it mentions that are
+	// functions of this package: what the closure below needs, at a
+	// fraction of the cost of every name.
+	refs := make(map[*ast.FuncDecl][]string, len(decls))
 	chosen := map[*ast.FuncDecl]bool{}
 	for _, d := range decls {
 		if d.Body == nil {
 			continue
 		}
-		set := map[string]bool{}
+		hit := false
+		var mine []string
 		collect := func(n ast.Node) bool {
+			var name string
 			switch n := n.(type) {
 			case *ast.Ident:
-				set[n.Name] = true
+				name = n.Name
 			case *ast.SelectorExpr:
-				set[n.Sel.Name] = true
+				name = n.Sel.Name
+			default:
+				return true
+			}
+			if !hit && (triggers[name] || hasAnyPrefix(name, triggerPrefixes)) {
+				hit = true
+			}
+			if declared[name] {
+				mine = append(mine, name)
 			}
 			return true
 		}
 		ast.Inspect(d.Body, collect)
 		ast.Inspect(d.Type, collect)
-		names[d] = set
-		for n := range set {
-			if triggers[n] || hasAnyPrefix(n, triggerPrefixes) {
-				chosen[d] = true
-				break
-			}
+		refs[d] = mine
+		if hit {
+			chosen[d] = true
 		}
 	}
 	for changed := true; changed; {
@@ -422,10 +442,10 @@ func chooseFuncs(decls []*ast.FuncDecl, triggers map[string]bool) map[*ast.FuncD
 			chosenNames[d.Name.Name] = true
 		}
 		for _, d := range decls {
-			if chosen[d] || names[d] == nil {
+			if chosen[d] || d.Body == nil {
 				continue
 			}
-			for n := range names[d] {
+			for _, n := range refs[d] {
 				if chosenNames[n] {
 					chosen[d] = true
 					changed = true
@@ -453,11 +473,12 @@ func BodiesNeeded(pkgPath string, files []*ast.File, cfg *config.Static, known m
 		}
 	}
 	keep := chooseFuncs(decls, triggerNames(cfg, known))
-	if pkgPath == statusgo.ProtocolPath {
-		for _, d := range decls {
-			if d.Recv != nil && len(d.Recv.List) > 0 && baseTypeName(d.Recv.List[0].Type) == statusgo.ChatType {
-				keep[d] = true
-			}
+	for _, d := range decls {
+		if pkgPath == statusgo.ProtocolPath && d.Recv != nil && len(d.Recv.List) > 0 && baseTypeName(d.Recv.List[0].Type) == statusgo.ChatType {
+			keep[d] = true
+		}
+		if chatFuncShape(d) {
+			keep[d] = true
 		}
 	}
 	return keep

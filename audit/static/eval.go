@@ -216,6 +216,9 @@ func (e *engine) constOf(c *types.Const, text string) Value {
 		return v
 	case gconst.Int:
 		n, _ := gconst.Int64Val(val)
+		if class == CMessageType {
+			n = e.messageTypeOf(c, n)
+		}
 		return constant(class, n, text)
 	}
 	return constant(COther, 0, text)
@@ -247,6 +250,17 @@ func classOf(t types.Type) Class {
 	return COther
 }
 
+// messageTypeOf turns the tree's number of a message-type constant into
+// the core's: by the constant's own name when it is one of the generated
+// ones, else by the tree's numbering.
+func (e *engine) messageTypeOf(c *types.Const, n int64) int64 {
+	t := e.messageTypes()
+	if c.Pkg() != nil && c.Pkg().Path() == statusgo.ProtobufPath && strings.HasPrefix(c.Name(), statusgo.MessageTypePrefix) {
+		return canonicalName(strings.TrimPrefix(c.Name(), statusgo.MessageTypePrefix), n)
+	}
+	return t.canonical(n)
+}
+
 // qualConst knows status-go's constants by package path and name, for code
 // whose type information is missing (in a plain clone, the protobuf package
 // has no generated files at all).
@@ -262,7 +276,11 @@ func (e *engine) qualConst(path, name string) (Value, bool) {
 	case statusgo.ProtobufPath:
 		if strings.HasPrefix(name, statusgo.MessageTypePrefix) {
 			if t, err := statusgo.ParseMessageType(name); err == nil {
+				e.messageTypes()
 				return constant(CMessageType, int64(t), name), true
+			}
+			if n, ok := e.messageTypes().known(strings.TrimPrefix(name, statusgo.MessageTypePrefix)); ok {
+				return constant(CMessageType, extraType+n, name), true
 			}
 		}
 		if strings.HasPrefix(name, statusgo.ContentTypePrefix) {
@@ -356,6 +374,14 @@ func (in *interp) member(v Value, sel *ast.SelectorExpr, st *state) Value {
 }
 
 func (in *interp) readField(v Value, name, text string, st *state) Value {
+	f := in.readFieldRaw(v, name, text, st)
+	if name == statusgo.ChatTypeField {
+		return knownChatKind(f, st, text)
+	}
+	return f
+}
+
+func (in *interp) readFieldRaw(v Value, name, text string, st *state) Value {
 	switch v.Kind {
 	case KObj:
 		if o := st.heap[v.Obj]; o != nil {
@@ -441,6 +467,19 @@ func (in *interp) binary(b *ast.BinaryExpr, st *state) []vs {
 			continue
 		}
 		for _, y := range in.eval(b.Y, x.st) {
+			if b.Op == token.EQL || b.Op == token.NEQ {
+				eqText := exprText(b.X) + " == " + exprText(b.Y)
+				neText := exprText(b.X) + " != " + exprText(b.Y)
+				if eq, ne, ok := in.chatSplit(x.v, y.v, y.st, eqText, neText); ok {
+					if eq != nil {
+						out = append(out, vs{eq, boolean(b.Op == token.EQL)})
+					}
+					if ne != nil {
+						out = append(out, vs{ne, boolean(b.Op == token.NEQ)})
+					}
+					continue
+				}
+			}
 			var v Value
 			switch b.Op {
 			case token.EQL:

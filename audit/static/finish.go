@@ -51,8 +51,12 @@ func symbolicMsg(s Snapshot) bool {
 	if s.field("MessageType").symbolic() {
 		return true
 	}
-	rt := s.field("ResendType")
-	return rt.symbolic() && rt.Path == ""
+	for _, f := range []string{"ResendType", autoField} {
+		if rt := s.field(f); rt.symbolic() && rt.Path == "" {
+			return true
+		}
+	}
+	return false
 }
 
 func (in *interp) lift(eff Effect) {
@@ -69,7 +73,7 @@ func (in *interp) lift(eff Effect) {
 func effectKey(e Effect) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s|%d|%d|%v|%v|%s|%s|%s|", e.Sink, e.Sink.Handler, e.Sink.Arg, e.Iter, e.Refine, strings.Join(e.Conds, "&&"), strings.Join(e.Via, ">"), e.At)
-	fmt.Fprintf(&b, "%v|%s|", e.Saved, e.Msg.Base.key())
+	fmt.Fprintf(&b, "%v|%s|%d|%d|", e.Saved, e.Msg.Base.key(), e.Msg.Chat, e.Msg.NotChats)
 	keys := make([]string, 0, len(e.Msg.Fields))
 	for k := range e.Msg.Fields {
 		keys = append(keys, k)

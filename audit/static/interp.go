@@ -30,7 +30,9 @@ type interp struct {
 	paramObjs map[int]int
 	// chat, when set, fixes the kind of the receiver (a Chat method being
 	// summarised per chat kind).
-	chat      statusgo.ChatKind
+	chat statusgo.ChatKind
+	// chatArg is the argument whose kind chat fixes (see chatArg).
+	chatArg   int
 	depth     int
 	truncated bool
 	ignored   bool
@@ -46,7 +48,7 @@ type effRec struct {
 }
 
 func newInterp(e *engine, fd *fnDecl) *interp {
-	return &interp{e: e, fd: fd, sum: &Summary{Name: fd.name, Package: e.pass.Pkg.Name()}, paramObjs: map[int]int{}, ignored: e.ignore[fd.key]}
+	return &interp{e: e, fd: fd, sum: &Summary{Name: fd.name, Package: e.pass.Pkg.Name()}, paramObjs: map[int]int{}, ignored: e.ignore[fd.key], chatArg: noChat}
 }
 
 // summary returns fd's summary, interpreting it the first time. A function
@@ -109,7 +111,7 @@ func (in *interp) paramValue(i int, typ ast.Expr, name string, st *state) Value 
 			in.paramObjs[i] = o.id
 		}
 		return Value{Kind: KObj, Obj: o.id, Ptr: ptr, Text: name}
-	case i == -1 && in.chat != statusgo.ChatUnknown:
+	case i == in.chatArg && in.chat != statusgo.ChatUnknown:
 		o := in.newObject(st, statusgo.ChatType, p, 0)
 		o.fields[statusgo.ChatTypeField] = constant(CChatKind, int64(in.chat), "")
 		return Value{Kind: KObj, Obj: o.id, Ptr: ptr, Text: name}
@@ -690,26 +692,47 @@ func (in *interp) switchStmt(s *ast.SwitchStmt, sts []*state) []*state {
 		var into []*state
 		var rest []tagged
 		for _, r := range remaining {
-			matched := false
+			// The paths on which no case expression so far matched; a
+			// case expression may itself fork a path (a call, or a
+			// comparison on a chat's kind).
+			cur := []*state{r.st}
 			for _, x := range cc.List {
-				for _, a := range in.eval(x, r.st) {
-					eq := equal(r.tag, a.v)
-					switch {
-					case eq.isTrue():
-						matched = true
-					case !eq.isFalse():
-						text := exprText(x)
+				text := exprText(x)
+				ne := "!(" + text + ")"
+				if s.Tag != nil {
+					text = exprText(s.Tag) + " == " + exprText(x)
+					ne = exprText(s.Tag) + " != " + exprText(x)
+				}
+				var next []*state
+				for _, c := range cur {
+					for _, a := range in.eval(x, c) {
 						if s.Tag != nil {
-							text = exprText(s.Tag) + " == " + text
+							if t, f, ok := in.chatSplit(r.tag, a.v, a.st, text, ne); ok {
+								if t != nil {
+									into = append(into, t)
+								}
+								if f != nil {
+									next = append(next, f)
+								}
+								continue
+							}
 						}
-						into = append(into, r.st.fork(fmt.Sprintf("%dc", int(x.Pos())), text))
+						eq := equal(r.tag, a.v)
+						switch {
+						case eq.isTrue():
+							into = append(into, a.st)
+						case eq.isFalse():
+							next = append(next, a.st)
+						default:
+							into = append(into, a.st.fork(fmt.Sprintf("%dc", int(x.Pos())), text))
+							next = append(next, a.st)
+						}
 					}
 				}
+				cur = next
 			}
-			if matched {
-				into = append(into, r.st)
-			} else {
-				rest = append(rest, r)
+			for _, c := range cur {
+				rest = append(rest, tagged{c, r.tag})
 			}
 		}
 		remaining = rest

@@ -158,7 +158,7 @@ func (s *siteSet) add(e *engine, r *effRec) {
 		if k != statusgo.ChatUnknown && eff.Msg.Chat == statusgo.ChatUnknown && len(kinds) > 1 {
 			conds = append(append([]string(nil), baseConds...), "LocalChatID names a "+k.String()+" chat")
 		}
-		for _, o := range outcomes(eff, mt, k) {
+		for _, o := range e.outcomes(eff, mt, k) {
 			o.SendCall = sendCall
 			all := append(append([]string(nil), conds...), o.When)
 			o.When = strings.Join(nonEmpty(all), " && ")
@@ -171,13 +171,18 @@ func (a *siteAcc) note(e *engine, eff Effect, mt Value) {
 	if a.origin == "" {
 		a.origin = eff.Msg.Origin
 	}
-	rt := eff.Msg.field("ResendType")
+	rt, legacy := e.resendOf(eff.Msg)
 	if eff.Syntax || mt.Syntax || rt.Syntax {
 		a.syntax = true
 	}
 	src := describe(rt)
-	if rt.Kind == KConst && rt.Text == "" {
+	switch {
+	case rt.Kind == KConst && rt.Text == "" && legacy:
+		src = "zero value (no " + autoField + " set)"
+	case rt.Kind == KConst && rt.Text == "":
 		src = "zero value (no ResendType set)"
+	case legacy:
+		src = autoField + ": " + src
 	}
 	for _, s := range a.sources {
 		if s == src {
@@ -200,7 +205,31 @@ func (a *siteAcc) addNote(n string) {
 // audit assumed one. A flow that fixes its chat (a contact request lives in
 // the one-to-one chat) rules out the other kinds a path may have assumed.
 func chatKinds(e *engine, eff Effect, mt statusgo.MessageType, content *statusgo.ContentType) ([]statusgo.ChatKind, string) {
+	kinds, note := chatKindsOf(e, eff, mt, content)
+	// Kinds a branch on the chat ruled out cannot be where the message
+	// goes on this path.
+	var out []statusgo.ChatKind
+	for _, k := range kinds {
+		if k == statusgo.ChatUnknown || eff.Msg.NotChats&(1<<k) == 0 {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return nil, ""
+	}
+	return out, note
+}
+
+func chatKindsOf(e *engine, eff Effect, mt statusgo.MessageType, content *statusgo.ContentType) ([]statusgo.ChatKind, string) {
 	flows := e.cfg.Flows
+	if eff.Msg.Chat == statusgo.ChatUnknown {
+		// A resend setting computed for a chat of some kind (a function
+		// of the chat, or Chat.DefaultResendType on this path) is the
+		// setting of a message in that chat.
+		if rt, _ := e.resendOf(eff.Msg); rt.ChatRoot != "" && rt.Chat != statusgo.ChatUnknown {
+			eff.Msg.Chat = rt.Chat
+		}
+	}
 	implied, impliedBy := statusgo.ChatUnknown, mvdsguard.Flow(0)
 	if mt == statusgo.ChatMessage && content != nil {
 		if f, ok := flows.Contents[*content]; ok {
@@ -246,19 +275,23 @@ func chatKinds(e *engine, eff Effect, mt statusgo.MessageType, content *statusgo
 
 // outcomes judges a message in one chat kind, enumerating the fields the
 // audit could not pin to a constant.
-func outcomes(eff Effect, mt statusgo.MessageType, chat statusgo.ChatKind) []Outcome {
+func (e *engine) outcomes(eff Effect, mt statusgo.MessageType, chat statusgo.ChatKind) []Outcome {
 	msg := eff.Msg
-	rt := msg.field("ResendType")
+	rt, legacy := e.resendOf(msg)
+	field := "ResendType"
+	if legacy {
+		field = autoField
+	}
 	if eff.Sink.Func == 0 {
 		o := Outcome{Verdict: VerdictUnresolved, Mechanism: "unknown", Reason: "the message is handed to " + eff.Sink.String() + ", which the audit cannot follow"}
 		if rt.Kind == KConst {
-			o.ResendType = constName(rt)
+			o.ResendType = resendName(rt, legacy)
 		}
 		return []Outcome{o}
 	}
 	if rt.Kind != KConst {
 		return []Outcome{{Verdict: VerdictUnresolved, Mechanism: "unknown", ResendType: "unknown (" + describe(rt) + ")",
-			Reason: "the ResendType comes from " + describe(rt) + ", which the audit cannot resolve"}}
+			Reason: "the " + field + " comes from " + describe(rt) + ", which the audit cannot resolve"}}
 	}
 	base := statusgo.Message{
 		Type:       mt,
@@ -269,7 +302,7 @@ func outcomes(eff Effect, mt statusgo.MessageType, chat statusgo.ChatKind) []Out
 	var notes []string
 	if rm := msg.field("ResendMethod"); rm.Kind == KConst {
 		base.ResendMethod = statusgo.ResendMethod(rm.Int)
-	} else {
+	} else if !legacy {
 		notes = append(notes, "ResendMethod "+describe(rm)+" taken as ResendMethodDynamic")
 	}
 	sender := msg.field("Sender")
@@ -280,8 +313,14 @@ func outcomes(eff Effect, mt statusgo.MessageType, chat statusgo.ChatKind) []Out
 		when []string
 	}
 	variants := []variant{{m: base}}
+	skipName := "SkipEncryptionLayer"
 	for _, f := range []string{"SkipEncryptionLayer", "SendOnPersonalTopic"} {
 		v := msg.field(f)
+		name := f
+		if f == "SkipEncryptionLayer" {
+			v, skipName = skipOf(msg)
+			name = skipName
+		}
 		var next []variant
 		for _, x := range variants {
 			set := func(m *statusgo.Message, b bool) {
@@ -299,8 +338,8 @@ func outcomes(eff Effect, mt statusgo.MessageType, chat statusgo.ChatKind) []Out
 				t, fl := x, x
 				set(&t.m, true)
 				set(&fl.m, false)
-				t.when = append(append([]string(nil), x.when...), f+" ("+describe(v)+") is true")
-				fl.when = append(append([]string(nil), x.when...), f+" ("+describe(v)+") is false")
+				t.when = append(append([]string(nil), x.when...), name+" ("+describe(v)+") is true")
+				fl.when = append(append([]string(nil), x.when...), name+" ("+describe(v)+") is false")
 				next = append(next, t, fl)
 			}
 		}
@@ -308,12 +347,15 @@ func outcomes(eff Effect, mt statusgo.MessageType, chat statusgo.ChatKind) []Out
 	}
 	var out []Outcome
 	for _, x := range variants {
-		o, err := eff.Sink.Func.Deliver(x.m)
+		o, err := deliver(eff.Sink.Func, x.m, legacy, rt.isTrue())
 		if err != nil {
 			out = append(out, Outcome{Verdict: VerdictUnresolved, Mechanism: "unknown", Reason: err.Error()})
 			continue
 		}
 		reason := o.Reason
+		if skipName != "SkipEncryptionLayer" {
+			reason = strings.ReplaceAll(reason, "SkipEncryptionLayer", skipName)
+		}
 		if len(notes) > 0 {
 			reason += " (" + strings.Join(notes, "; ") + ")"
 		}
@@ -322,7 +364,7 @@ func outcomes(eff Effect, mt statusgo.MessageType, chat statusgo.ChatKind) []Out
 			Mechanism:   o.Mechanism.String(),
 			MaxAttempts: o.MaxAttempts,
 			When:        strings.Join(x.when, " && "),
-			ResendType:  base.ResendType.String(),
+			ResendType:  resendName(rt, legacy),
 			Reason:      reason,
 		}
 		if o.Verdict == statusgo.VerdictBroken && reused && x.m.SenderSet {

@@ -33,6 +33,9 @@ type Summary struct {
 	// ByChat holds, for a method of status-go's Chat, its results for each
 	// chat kind (Chat.DefaultResendType is summarised this way).
 	ByChat map[statusgo.ChatKind][]Value
+	// ChatArg says which chat ByChat is about: 0 the receiver, i+1 the
+	// i-th parameter.
+	ChatArg int
 }
 
 // AFact marks Summary as an analysis fact.
@@ -160,6 +163,9 @@ type Snapshot struct {
 	// Chat is the kind of chat the message is sent in on this path, when a
 	// condition or Chat.DefaultResendType fixed it.
 	Chat statusgo.ChatKind
+	// NotChats are the chat kinds a condition on the path ruled out for
+	// that chat (bit 1<<kind).
+	NotChats uint8
 	// Type is the tracked struct type (statusgo.RawMessageType, ...).
 	Type string
 }

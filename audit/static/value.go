@@ -236,7 +236,10 @@ func zeroField(typ, name string) Value {
 			return constant(CMessageType, 0, "")
 		case "Sender":
 			return Value{Kind: KNil, Text: "nil"}
-		case "SkipEncryptionLayer", "SendOnPersonalTopic", "SkipGroupMessageWrap":
+		case autoField, "SendOnPersonalTopic", "SkipGroupMessageWrap":
+			return boolean(false)
+		}
+		if skipFields[name] {
 			return boolean(false)
 		}
 	}
@@ -258,6 +261,9 @@ type state struct {
 	trails []string
 	// chats records assumptions about chat kinds by root variable.
 	chats map[string]statusgo.ChatKind
+	// notChats records, by root variable, the chat kinds a condition on
+	// the path ruled out (bit 1<<kind).
+	notChats map[string]uint8
 	// iter is 2 on a later iteration of an enclosing loop.
 	iter int
 	dead bool
@@ -290,6 +296,12 @@ func (s *state) clone() *state {
 	}
 	for k, v := range s.chats {
 		c.chats[k] = v
+	}
+	if len(s.notChats) > 0 {
+		c.notChats = make(map[string]uint8, len(s.notChats))
+		for k, v := range s.notChats {
+			c.notChats[k] = v
+		}
 	}
 	c.results = append([]Value(nil), s.results...)
 	return c
@@ -379,25 +391,32 @@ func (s *state) sig(roots []int) string {
 		}
 		b.WriteByte('}')
 	}
-	if len(s.chats) > 0 {
-		ck := make([]string, 0, len(s.chats))
-		for k := range s.chats {
-			ck = append(ck, k)
-		}
-		sort.Strings(ck)
-		for _, k := range ck {
-			b.WriteString("chat ")
-			b.WriteString(k)
-			b.WriteByte('=')
-			b.WriteString(strconv.Itoa(int(s.chats[k])))
-			b.WriteByte(';')
-		}
-	}
+	writeSorted(&b, "chat ", s.chats)
+	writeSorted(&b, "notchat ", s.notChats)
 	if s.dead {
 		b.WriteString("dead;")
 	}
 	b.WriteString(s.jump)
 	return b.String()
+}
+
+// writeSorted writes a map of chat assumptions in key order.
+func writeSorted[V statusgo.ChatKind | uint8](b *strings.Builder, prefix string, m map[string]V) {
+	if len(m) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b.WriteString(prefix)
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(strconv.Itoa(int(m[k])))
+		b.WriteByte(';')
+	}
 }
 
 // leadsTo reports whether a point with trails from lies on a path with

@@ -7,13 +7,19 @@
 //	mvdsaudit [-format text|json|sarif] [-config F] [-baseline F] [-write-baseline F]
 //	          [-sites] [-test] [-C dir] [-o file] packages...
 //	go vet -vettool=$(which mvdsaudit) [-mvdsaudit.config=F] packages...
-//	mvdsaudit runtime [-format text|json|junit] [-config F] [-o file] [FILE|-]
+//	mvdsaudit runtime [-format text|json|junit] [-config F] [-o file] [-year Y]
+//	          [-node N | -node-pattern RE] [-j N] [PATH...|-]
+//	mvdsaudit diff (-base REF | -base-report FILE) [-format text|json|sarif|markdown] packages...
 //
 // The runtime subcommand judges what happened instead: status-go's logs and
-// runtime records (docs/runtime-audit.md).
+// runtime records (docs/runtime-audit.md), one node per log file, directory
+// entry or glob match. The diff subcommand says what a change does to each
+// critical send, against a git ref or a saved JSON report (docs/audit.md);
+// it exits 1 only on regressions.
 //
 // Exit codes: 0 no finding at error severity; 1 findings at error severity;
-// 2 usage, configuration or load failure (nothing could be analysed).
+// 2 usage, configuration or load failure (nothing could be analysed); 3
+// (runtime) some inputs could not be used and the rest hold no error.
 //
 // See docs/audit.md for the user guide and docs/audit-rules.md for the rules.
 package main
@@ -31,6 +37,9 @@ import (
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "runtime" {
 		os.Exit(runRuntime(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "diff" {
+		os.Exit(runDiff(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	if vetMode(os.Args[1:]) {
 		// go vet runs the tool once per package with a JSON config file

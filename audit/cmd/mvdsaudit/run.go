@@ -33,6 +33,8 @@ const (
 
 const usage = `usage: mvdsaudit [flags] packages...
        go vet -vettool=$(which mvdsaudit) [-mvdsaudit.config=F] packages...
+       mvdsaudit diff (-base REF | -base-report FILE) [flags] packages...
+       mvdsaudit runtime [flags] [FILE|-]
 
 mvdsaudit reports every place a critical status-go message (contact request,
 community join request or response, 1:1 or private group message) is sent,
@@ -186,6 +188,12 @@ func buildRun(res *driver.Result, root string, cfg *config.Static) *report.Run {
 		for _, f := range p.Result.Suppressed {
 			f.Position = relPos(root, f.Position)
 			rep.Suppressed = append(rep.Suppressed, f)
+		}
+		if src := relPos(root, p.Result.MessageTypes); src != "" && !strings.Contains(rep.MessageTypes, src) {
+			if rep.MessageTypes != "" {
+				rep.MessageTypes += "; "
+			}
+			rep.MessageTypes += src
 		}
 	}
 	if sev := cfg.SeverityOf(rule.LoadError); sev != rule.SeverityOff {

@@ -8,28 +8,44 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
+	"runtime"
+	"strings"
 
 	"github.com/mvdsguard/mvdsguard/audit/config"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic"
+	"github.com/mvdsguard/mvdsguard/audit/dynamic/logfiles"
 	"github.com/mvdsguard/mvdsguard/audit/dynamic/report"
 )
 
-const runtimeUsage = `usage: mvdsaudit runtime [flags] [FILE|-]
+const runtimeUsage = `usage: mvdsaudit runtime [flags] [PATH...|-]
 
-mvdsaudit runtime reads status-go's logs (geth terminal format, zap console or
-JSON) and runtime records (JSON Lines, docs/runtime-audit.md) from FILE or
-standard input, in one pass with constant memory, and reports critical
-messages sent outside MVDS (MA1001), messages with neither a delivered nor a
-failed outcome within the horizon (MA2001), reconnects not followed by a retry
-(MA2002), failures without any attempt (MA2003) and messages handed to the
-application twice (MA2004).
+mvdsaudit runtime reads status-go's logs (geth terminal or logfmt format, zap
+console or JSON, every release's message names) and runtime records (JSON
+Lines, docs/runtime-audit.md) and reports critical messages sent outside MVDS
+(MA1001), messages with neither a delivered nor a failed outcome within the
+horizon (MA2001), reconnects not followed by a retry (MA2002), failures
+without any attempt (MA2003) and messages handed to the application twice
+(MA2004).
 
-Exit codes: 0 no error-severity violation, 1 error-severity violations,
-2 usage or configuration error, or input that cannot be used (unreadable,
-empty, or without a single line in a format the audit reads).
+A PATH is a file, a directory (searched recursively for *.log, *.jsonl,
+*.txt, *.out, rotated and .gz ones), or a glob; - or no PATH reads standard
+input. Each log is one node, judged by its own clock and end of log; a
+node's rotated files (geth.log.1, geth.log) are one log. A node is named
+after its file (below a directory: its path there, without extensions),
+or by -node, or by -node-pattern; a label before a line ("alice-1  | ")
+names that line's node. Files are read in parallel (-j).
+
+Exit codes: 0 no error-severity violation; 1 error-severity violations;
+2 usage or configuration error, or no input usable at all; 3 some inputs
+could not be used (each is named on standard error and in the report) and
+the others hold no error-severity violation.
 
 Flags:
 `
+
+// exitPartial: some inputs could not be used; the rest were judged clean.
+const exitPartial = 3
 
 // runRuntime is the runtime subcommand, minus process exit.
 func runRuntime(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -38,7 +54,10 @@ func runRuntime(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	format := fs.String("format", "text", "output format: text, json or junit")
 	configPath := fs.String("config", "", "JSON configuration file (docs/runtime-audit.md)")
 	output := fs.String("o", "", "write the report to this file instead of standard output")
-	year := fs.Int("year", 0, "year of the first geth timestamp, which carries none (default: the configuration's, else the current year)")
+	year := fs.Int("year", 0, "year of the first geth timestamp, which carries none (default: the configuration's, else each file's modification time; the report says which)")
+	node := fs.String("node", "", "the node every input belongs to (default: each file's name)")
+	pattern := fs.String("node-pattern", "", "regular expression finding the node in a file's path: its group named node, else its first group, else the match")
+	workers := fs.Int("j", runtime.GOMAXPROCS(0), "files read at once")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, runtimeUsage)
 		fs.PrintDefaults()
@@ -49,69 +68,107 @@ func runRuntime(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return exitFailure
 	}
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "mvdsaudit runtime: "+format+"\n", args...)
+		return exitFailure
+	}
 	switch *format {
 	case "text", "json", "junit":
 	default:
-		fmt.Fprintf(stderr, "mvdsaudit runtime: unknown -format %q (want text, json or junit)\n", *format)
-		return exitFailure
+		return fail("unknown -format %q (want text, json or junit)", *format)
 	}
-	if fs.NArg() > 1 {
-		fmt.Fprintf(stderr, "mvdsaudit runtime: one input at a time, got %d (concatenate logs, each line keeps its process label)\n", fs.NArg())
-		return exitFailure
+	if *workers < 1 {
+		return fail("-j %d: want at least 1", *workers)
+	}
+	naming := logfiles.Naming{Node: *node}
+	if *pattern != "" {
+		re, err := regexp.Compile(*pattern)
+		if err != nil {
+			return fail("-node-pattern: %v", err)
+		}
+		naming.Pattern = re
 	}
 	cfg, err := config.LoadRuntime(*configPath)
 	if err != nil {
-		fmt.Fprintf(stderr, "mvdsaudit runtime: %v\n", err)
-		return exitFailure
+		return fail("%v", err)
 	}
+	opt := logfiles.ReadOptions{Workers: *workers}
 	if *year != 0 {
-		cfg.Year = *year
-		if err := cfg.Validate(); err != nil {
-			fmt.Fprintf(stderr, "mvdsaudit runtime: -year: %v\n", err)
-			return exitFailure
+		check := cfg
+		check.Year = *year
+		if err := check.Validate(); err != nil {
+			return fail("-year: %v", err)
 		}
+		opt.Year, opt.YearFrom = *year, "-year"
 	}
-	name, in := "-", stdin
-	if fs.NArg() == 1 && fs.Arg(0) != "-" {
-		name = fs.Arg(0)
-		f, err := os.Open(name)
-		if err != nil {
-			fmt.Fprintf(stderr, "mvdsaudit runtime: %v\n", err)
-			return exitFailure
-		}
-		defer f.Close()
-		in = f
-	}
-	rec, err := dynamic.NewRecorder(cfg)
+	fleet, err := dynamic.NewFleet(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "mvdsaudit runtime: %v\n", err)
-		return exitFailure
+		return fail("%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	stats, readErr := dynamic.Read(ctx, in, name, rec)
-	rep := rec.Finish(rec.Clock())
+
+	var problems []logfiles.Problem
+	paths := fs.Args()
+	if len(paths) == 0 || len(paths) == 1 && paths[0] == "-" {
+		name := *node
+		if name == "" {
+			name = "stdin"
+		}
+		st, err := fleet.Read(ctx, stdin, dynamic.Input{Name: "-", Node: name, Year: opt.Year, YearFrom: opt.YearFrom})
+		switch {
+		case err != nil:
+			problems = append(problems, logfiles.Problem{Path: "-", Err: err})
+		case st.Lines == 0:
+			problems = append(problems, logfiles.Problem{Path: "-", Err: errors.New("standard input is empty: nothing to audit")})
+		case st.Understood() == 0:
+			problems = append(problems, logfiles.Problem{Path: "-", Err: fmt.Errorf("none of the %d lines of standard input is a status-go log line or a runtime record (see the samples in the report)", st.Lines)})
+		}
+	} else {
+		for _, p := range paths {
+			if p == "-" {
+				return fail("- (standard input) cannot be mixed with other inputs")
+			}
+		}
+		found := logfiles.Find(paths, naming)
+		for _, p := range found.Problems {
+			fleet.AddInput(&dynamic.InputStats{Name: p.Path, Err: p.Error()})
+		}
+		problems = append(problems, found.Problems...)
+		problems = append(problems, logfiles.ReadAll(ctx, fleet, found.Nodes, opt)...)
+		if n := len(found.Skipped) + found.SkippedMore; n > 0 {
+			more := ""
+			if found.SkippedMore > 0 {
+				more = fmt.Sprintf(" and %d more", found.SkippedMore)
+			}
+			fmt.Fprintf(stderr, "mvdsaudit runtime: skipped %d file(s) not named like a log: %s%s\n", n, strings.Join(found.Skipped, ", "), more)
+		}
+	}
+	rep := fleet.Finish()
 	rep.Tool, rep.Version = "mvdsaudit", version()
-	rep.Inputs = append(rep.Inputs, stats)
-	unusable := ""
-	switch {
-	case readErr != nil:
-		unusable = readErr.Error()
-	case stats.Lines == 0:
-		unusable = fmt.Sprintf("%s is empty: nothing to audit", name)
-	case stats.Understood() == 0:
-		unusable = fmt.Sprintf("none of the %d lines of %s is a status-go log line or a runtime record (see the samples in the report)", stats.Lines, name)
-	}
 	if err := emitRuntime(rep, *format, *output, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "mvdsaudit runtime: %v\n", err)
-		return exitFailure
+		return fail("%v", err)
 	}
-	if unusable != "" {
-		fmt.Fprintf(stderr, "mvdsaudit runtime: %s\n", unusable)
-		return exitFailure
+	for _, p := range problems {
+		fmt.Fprintf(stderr, "mvdsaudit runtime: %v\n", p.Err)
 	}
-	if errs, _, _ := rep.Counts(); errs > 0 {
+	usable := 0
+	for _, in := range rep.Inputs {
+		if in.Err == "" && in.Understood() > 0 {
+			usable++
+		}
+	}
+	errs, _, _ := rep.Counts()
+	switch {
+	case usable == 0:
+		if len(problems) == 0 {
+			return fail("no input")
+		}
+		return exitFailure
+	case errs > 0:
 		return exitFindings
+	case len(problems) > 0:
+		return exitPartial
 	}
 	return exitClean
 }

@@ -31,7 +31,7 @@ func TestRuntimeReportsViolationsWithExitCodeOne(t *testing.T) {
 	if code != exitFindings {
 		t.Fatalf("exit %d; want %d\n%s%s", code, exitFindings, out, errOut)
 	}
-	for _, want := range []string{"MA1001 error not-mvds: contact_request message", "MA2001 error silent-drop", "MA2002 error no-retry-after-reconnect",
+	for _, want := range []string{"MA1001 error not-mvds [geth-2024]: contact_request message", "MA2001 error silent-drop", "MA2002 error no-retry-after-reconnect",
 		"geth-2024.log:", "5 violations: 5 errors"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
@@ -116,7 +116,9 @@ func TestRuntimeUnusableInputExitsWithTwo(t *testing.T) {
 		{"no such file", []string{filepath.Join(dir, "missing.log")}, "no such file"},
 		{"bad configuration", []string{"-config", badConfig, fixture}, badConfig + `:1:13: horizon: "soon" is not a duration`},
 		{"bad format", []string{"-format", "sarif", fixture}, `unknown -format "sarif"`},
-		{"two inputs", []string{fixture, fixture}, "one input at a time"},
+		{"standard input among files", []string{fixture, "-"}, "cannot be mixed"},
+		{"bad pattern", []string{"-node-pattern", "(", fixture}, "-node-pattern"},
+		{"no file behind a glob", []string{filepath.Join(dir, "*.nothing")}, "the glob matches no file"},
 		{"bad year", []string{"-year", "-3", fixture}, "-year"},
 		{"bad flag", []string{"-horizon", "1h", fixture}, "flag provided but not defined"},
 	}

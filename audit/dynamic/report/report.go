@@ -33,13 +33,14 @@ func Text(w io.Writer, r *dynamic.Report) error {
 	if !r.First.IsZero() {
 		ew.printf("time span: %s to %s (%s)\n", stamp(r.First), stamp(r.Last), r.Last.Sub(r.First).Round(time.Second))
 	}
-	ew.printf("\n")
-	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "flow\tmessages\tmvds\toutside\tdelivered\tfailed\tdiscarded\tsilent\topen\t")
-	for _, f := range r.Flows {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", f.Name, f.Messages, f.MVDS, f.Outside, f.Delivered, f.Failed, f.Discarded, f.Silent, f.Open)
+	if len(r.Nodes) > 1 {
+		ew.printf("\n")
+		if err := writeNodes(ew, r.Nodes, tabwriter.AlignRight); err != nil {
+			return err
+		}
 	}
-	if err := tw.Flush(); err != nil {
+	ew.printf("\n")
+	if err := writeFlows(ew, r.Flows, tabwriter.AlignRight); err != nil {
 		return err
 	}
 	writeState(ew, r.State)
@@ -47,7 +48,11 @@ func Text(w io.Writer, r *dynamic.Report) error {
 		ew.printf("\n")
 	}
 	for _, v := range r.Violations {
-		ew.printf("%s %s %s: %s\n", v.Check, v.Severity, v.Name, v.Message)
+		node := ""
+		if v.Node != "" && !strings.HasPrefix(v.Message, "node "+v.Node+" ") {
+			node = " [" + v.Node + "]"
+		}
+		ew.printf("%s %s %s%s: %s\n", v.Check, v.Severity, v.Name, node, v.Message)
 		for _, e := range v.Evidence {
 			ew.printf("    %s\n", where(e))
 			ew.printf("      %s\n", e.Text)
@@ -99,8 +104,78 @@ func where(e dynamic.Evidence) string {
 	return e.Input
 }
 
+// writeFlows writes the flow table; the fleet column "received" appears
+// when a message was known delivered from another node's log.
+func writeFlows(w io.Writer, flows []dynamic.FlowCounts, flags uint) error {
+	received, unconfirmed := false, false
+	for _, f := range flows {
+		received = received || f.Received > 0
+		unconfirmed = unconfirmed || f.Unconfirmed > 0
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', flags)
+	head := "flow\tmessages\tmvds\toutside\tdelivered\t"
+	if received {
+		head += "(by peer log)\t"
+	}
+	head += "failed\tdiscarded\tsilent\topen\t"
+	if unconfirmed {
+		head += "unconfirmed\t"
+	}
+	fmt.Fprintln(tw, head)
+	for _, f := range flows {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t", f.Name, f.Messages, f.MVDS, f.Outside, f.Delivered)
+		if received {
+			fmt.Fprintf(tw, "%d\t", f.Received)
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t", f.Failed, f.Discarded, f.Silent, f.Open)
+		if unconfirmed {
+			fmt.Fprintf(tw, "%d\t", f.Unconfirmed)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+// writeNodes writes a fleet's per-node table and its totals.
+func writeNodes(w io.Writer, nodes []dynamic.NodeSummary, flags uint) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', flags)
+	fmt.Fprintln(tw, "node\tfiles\tlog span\tmessages\tmvds\toutside\tdelivered\t(by peer log)\tfailed\tsilent\topen\tunconfirmed\tundecided reconnects\terrors\twarnings\t")
+	var t dynamic.NodeSummary
+	for _, n := range nodes {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", n.Name, len(n.Inputs), n.Last.Sub(n.First).Round(time.Second),
+			n.Messages, n.MVDS, n.Outside, n.Delivered, n.Received, n.Failed, n.Silent, n.Open, n.Unconfirmed, n.ReconnectsUndecided, n.Errors, n.Warnings)
+		t.Messages += n.Messages
+		t.MVDS += n.MVDS
+		t.Outside += n.Outside
+		t.Delivered += n.Delivered
+		t.Received += n.Received
+		t.Failed += n.Failed
+		t.Silent += n.Silent
+		t.Open += n.Open
+		t.Unconfirmed += n.Unconfirmed
+		t.ReconnectsUndecided += n.ReconnectsUndecided
+		t.Errors += n.Errors
+		t.Warnings += n.Warnings
+		t.Inputs = append(t.Inputs, n.Inputs...)
+	}
+	fmt.Fprintf(tw, "fleet: %d nodes\t%d\t\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", len(nodes), len(t.Inputs),
+		t.Messages, t.MVDS, t.Outside, t.Delivered, t.Received, t.Failed, t.Silent, t.Open, t.Unconfirmed, t.ReconnectsUndecided, t.Errors, t.Warnings)
+	return tw.Flush()
+}
+
 func writeInput(ew *errWriter, in *dynamic.InputStats) {
-	ew.printf("input %s: %d lines, %s\n", in.Name, in.Lines, size(in.Bytes))
+	node := ""
+	if in.Node != "" {
+		node = " (node " + in.Node + ")"
+	}
+	if in.Lines == 0 && in.Err != "" {
+		ew.printf("input %s%s: not read: %s\n", in.Name, node, in.Err)
+		return
+	}
+	ew.printf("input %s%s: %d lines, %s\n", in.Name, node, in.Lines, size(in.Bytes))
+	if in.YearFrom != "" {
+		ew.printf("  geth timestamps (no year) read as %d: %s\n", in.Year, in.YearFrom)
+	}
 	var formats []string
 	for _, f := range slices.Sorted(maps.Keys(in.StatusGo)) {
 		formats = append(formats, fmt.Sprintf("%s %d", f, in.StatusGo[f]))
@@ -116,6 +191,9 @@ func writeInput(ew *errWriter, in *dynamic.InputStats) {
 	line += fmt.Sprintf(", %d records; %d lines used", in.Records, in.Used)
 	if in.UsedIncomplete > 0 {
 		line += fmt.Sprintf(" (%d incomplete)", in.UsedIncomplete)
+	}
+	if in.Legacy > 0 {
+		line += fmt.Sprintf(" (%d under pre-2024 names)", in.Legacy)
 	}
 	if in.Continuation > 0 {
 		line += fmt.Sprintf("; %d continuation lines", in.Continuation)
@@ -162,6 +240,9 @@ func writeState(ew *errWriter, s dynamic.StateSummary) {
 	}
 	if s.ReconnectsCutShort > 0 {
 		notes = append(notes, fmt.Sprintf("%d reconnects cut short by going offline again", s.ReconnectsCutShort))
+	}
+	if s.ReconnectsUndecided > 0 {
+		notes = append(notes, fmt.Sprintf("%d reconnects too close to the end of their node's log to judge", s.ReconnectsUndecided))
 	}
 	if s.ReconnectsUnchecked > 0 {
 		notes = append(notes, fmt.Sprintf("%d reconnects not checked (per-node limit)", s.ReconnectsUnchecked))
@@ -269,6 +350,10 @@ func JUnit(w io.Writer, r *dynamic.Report) error {
 		class := "mvdsaudit.runtime." + c.ID
 		for _, v := range byCheck[c.ID] {
 			tc := junitCase{Name: caseName(v), Classname: class}
+			if v.Node != "" {
+				// CI test views group cases by class: one per node.
+				tc.Classname = class + "." + v.Node
+			}
 			body := evidenceText(v)
 			if v.Severity == rule.SeverityError {
 				tc.Failure = &junitFailure{Message: v.Message, Type: c.ID, Body: body}
@@ -304,13 +389,17 @@ func JUnit(w io.Writer, r *dynamic.Report) error {
 		inputs.Cases = append(inputs.Cases, junitCase{Name: in.Name, Classname: "mvdsaudit.runtime.input", SystemOut: b.String()})
 	}
 	var flows strings.Builder
-	tw := tabwriter.NewWriter(&flows, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "flow\tmessages\tmvds\toutside\tdelivered\tfailed\tdiscarded\tsilent\topen")
-	for _, f := range r.Flows {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", f.Name, f.Messages, f.MVDS, f.Outside, f.Delivered, f.Failed, f.Discarded, f.Silent, f.Open)
+	if err := writeFlows(&flows, r.Flows, 0); err != nil {
+		return err
 	}
-	tw.Flush()
 	inputs.Cases = append(inputs.Cases, junitCase{Name: "flows", Classname: "mvdsaudit.runtime.input", SystemOut: flows.String()})
+	if len(r.Nodes) > 0 {
+		var nodes strings.Builder
+		if err := writeNodes(&nodes, r.Nodes, 0); err != nil {
+			return err
+		}
+		inputs.Cases = append(inputs.Cases, junitCase{Name: "nodes", Classname: "mvdsaudit.runtime.input", SystemOut: nodes.String()})
+	}
 	inputs.Tests = len(inputs.Cases)
 	out.Suites = append(out.Suites, inputs)
 	out.Tests += inputs.Tests

@@ -60,7 +60,7 @@ func TestTextShowsCountsViolationsAndWhatWasNotRead(t *testing.T) {
 		"not understood: 3 (binary 1, malformed 2)",
 		"line 9, binary: not text",
 		"contact_request         2     2        0          0       0          0       2     0",
-		"MA1001 warning not-mvds: join_request message join-1",
+		"MA1001 warning not-mvds [alice]: join_request message join-1",
 		"node.log:3",
 		"MA2001 silent-drop              error   2 (1 listed)",
 		"3 violations: 2 errors, 1 warning, 0 info",

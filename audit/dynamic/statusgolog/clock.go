@@ -66,6 +66,11 @@ func (p *Parser) gethTime(b []byte) (time.Time, bool) {
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
 		return time.Time{}, false
 	}
+	if p.lastMonth == 0 && !p.end.IsZero() && (mo > int(p.end.Month()) || mo == int(p.end.Month()) && d > p.end.Day()) {
+		// The first line's day comes after the day the file was last
+		// written: it was written the year before.
+		p.year = p.end.Year() - 1
+	}
 	year := p.year
 	switch {
 	case p.lastMonth == 0:

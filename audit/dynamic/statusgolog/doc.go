@@ -12,18 +12,26 @@
 //     tabs;
 //   - zap's JSON encoding: one object per line with the production ("ts",
 //     "level", "msg") or development ("T", "L", "M") keys.
+//   - geth's logfmt format of 2023's desktop builds: t=<ISO time> lvl=<level>
+//     msg="<message>" followed by geth's key=value fields.
 //
 // A line may carry a prefix before the entry (docker compose's "alice-1  | ",
 // a collector's process label); the prefix is returned as the line's Source,
 // so that interleaved logs of several processes stay apart.
 //
+// An editor's line number before an entry ("  12\t") is stripped when an
+// entry follows it; a number is never taken for a process label.
+//
 // Of status-go's lines the parser understands the ones the runtime audit
 // needs: the four "sent-message:" lines of MessageSender (private without
-// datasync, private skipProtocolLayer, community, public), the datasync
-// dispatch ("sent private messages", with the ids of the messages a packet
-// carried), the datasync acknowledgement that marks a message delivered, and
-// the messenger's "connection changed". Every other line in one of the
-// formats is recognised as a status-go line and otherwise ignored.
+// datasync, private skipProtocolLayer, community, public) and their names
+// before 2024-02-27 ("sent private message without datasync", …), the
+// datasync dispatch ("sent private messages", with the ids of the messages a
+// packet carried), the datasync acknowledgement that marks a message
+// delivered, the messenger's "connection changed", and its "processing
+// message" for a message the node received. A WARN, ERROR or CRIT line is
+// never one of them. Every other line in one of the formats is recognised as
+// a status-go line and otherwise ignored.
 //
 // The package knows status-go's log formats and the text of those lines; it
 // must not know the audit's records, checks or reports, and it never fails on

@@ -38,11 +38,10 @@ func (p *Parser) parseGeth(b []byte, e *Entry) (Result, error) {
 		i++
 	}
 	msg := rest[i:]
-	kind, n, ok := matchPrefix(msg)
-	if !ok {
+	m, n := matchPrefix(msg)
+	if !m.use(e, b[:5]) {
 		return OtherLine, nil
 	}
-	e.Kind = kind
 	var f fields
 	if err := gethFields(msg[n:], e, &f); err != nil {
 		return Relevant, err
@@ -131,7 +130,9 @@ func closingQuote(b []byte) int {
 func wanted(k Kind, key []byte) bool {
 	switch string(key) {
 	case "messageID":
-		return k != DatasyncSent && k != ConnectionChanged
+		return k != DatasyncSent && k != ConnectionChanged && k != Received
+	case "message-id":
+		return k == Received
 	case "recipient", "contentType":
 		return k >= SentPrivate && k <= SentPublic
 	case "messageIDs":
@@ -144,7 +145,7 @@ func wanted(k Kind, key []byte) bool {
 
 func setGeth(e *Entry, f *fields, key, val string) error {
 	switch key {
-	case "messageID":
+	case "messageID", "message-id":
 		f.messageID, f.haveID = val, true
 	case "contentType":
 		f.contentType, f.haveType = val, true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -19,10 +20,13 @@ const (
 	ZapConsole
 	// ZapJSON is zap's JSON encoding.
 	ZapJSON
+	// Logfmt is geth's logfmt format (status-go's desktop logs of 2023):
+	// t=2023-05-12T19:47:09+0200 lvl=dbug msg="..." key=value ...
+	Logfmt
 )
 
 // Formats lists the formats in report order.
-var Formats = []Format{Geth, ZapConsole, ZapJSON}
+var Formats = []Format{Geth, ZapConsole, ZapJSON, Logfmt}
 
 func (f Format) String() string {
 	switch f {
@@ -32,6 +36,8 @@ func (f Format) String() string {
 		return "zap-console"
 	case ZapJSON:
 		return "zap-json"
+	case Logfmt:
+		return "logfmt"
 	}
 	return "unknown"
 }
@@ -61,6 +67,9 @@ const (
 	// ConnectionChanged: "connection changed" — the messenger saw the device
 	// go online or offline (Force: after a gap long enough to be a sleep).
 	ConnectionChanged
+	// Received: "processing message" — the messenger took message
+	// MessageID (its "message-id" field) off the wire: the node received it.
+	Received
 )
 
 func (k Kind) String() string {
@@ -79,29 +88,46 @@ func (k Kind) String() string {
 		return "datasync-ack"
 	case ConnectionChanged:
 		return "connection-changed"
+	case Received:
+		return "received"
 	}
 	return "other"
 }
 
 // Kinds lists the kinds the audit reads, in report order.
-var Kinds = []Kind{SentPrivate, SentPrivateRaw, SentCommunity, SentPublic, DatasyncSent, DatasyncAck, ConnectionChanged}
+var Kinds = []Kind{SentPrivate, SentPrivateRaw, SentCommunity, SentPublic, DatasyncSent, DatasyncAck, ConnectionChanged, Received}
 
-// messages are the log messages the parser matches, longest first so that a
-// message that starts with another one ("... for message we don't have in
-// db") is matched as itself. Texts are compared without trailing spaces:
-// status-go writes "sent-message: community " with one.
-var messages = []struct {
-	text string
-	kind Kind
-}{
-	{"got datasync acknowledge for message we don't have in db", Other},
-	{"sent-message: private skipProtocolLayer", SentPrivateRaw},
-	{"sent-message: private without datasync", SentPrivate},
-	{"got datasync acknowledge for message", DatasyncAck},
-	{"sent-message: public message", SentPublic},
-	{"sent-message: community", SentCommunity},
-	{"sent private messages", DatasyncSent},
-	{"connection changed", ConnectionChanged},
+// message is a log message the parser matches. legacy marks the names
+// MessageSender used before 2024-02-27 (release branches cut earlier printed
+// them into mid 2024): they carry only messageID and hash(es), never the
+// recipient or the type.
+type message struct {
+	text   string
+	kind   Kind
+	legacy bool
+}
+
+// messages are the log messages the parser matches, longest first (init
+// sorts them) so that a message that starts with another one ("... for
+// message we don't have in db") is matched as itself. Texts are compared
+// without trailing spaces: status-go writes "sent-message: community " and
+// "sent community message " with one.
+var messages = []message{
+	{"got datasync acknowledge for message we don't have in db", Other, false},
+	{"sent-message: private skipProtocolLayer", SentPrivateRaw, false},
+	{"sent-message: private without datasync", SentPrivate, false},
+	{"got datasync acknowledge for message", DatasyncAck, false},
+	{"sent-message: public message", SentPublic, false},
+	{"sent-message: community", SentCommunity, false},
+	{"sent private messages", DatasyncSent, false},
+	{"connection changed", ConnectionChanged, false},
+	{"processing message", Received, false},
+	// Before 2024-02-27; "skipEncryption" before 2023-07-04.
+	{"sent private message skipProtocolLayer", SentPrivateRaw, true},
+	{"sent private message skipEncryption", SentPrivateRaw, true},
+	{"sent private message without datasync", SentPrivate, true},
+	{"sent community message", SentCommunity, true},
+	{"sent public message", SentPublic, true},
 }
 
 // firstBytes marks the bytes a matched message can start with, so that most
@@ -109,6 +135,7 @@ var messages = []struct {
 var firstBytes [256]bool
 
 func init() {
+	sort.SliceStable(messages, func(i, j int) bool { return len(messages[i].text) > len(messages[j].text) })
 	for _, m := range messages {
 		firstBytes[m.text[0]] = true
 	}
@@ -116,31 +143,66 @@ func init() {
 
 // matchPrefix matches a message at the start of b followed by a space or the
 // end of b (geth pads the message with spaces before its fields).
-func matchPrefix(b []byte) (Kind, int, bool) {
+func matchPrefix(b []byte) (*message, int) {
 	if len(b) == 0 || !firstBytes[b[0]] {
-		return Other, 0, false
+		return nil, 0
 	}
-	for _, m := range messages {
-		t := m.text
+	for i := range messages {
+		t := messages[i].text
 		if len(b) >= len(t) && string(b[:len(t)]) == t && (len(b) == len(t) || b[len(t)] == ' ') {
-			return m.kind, len(t), m.kind != Other
+			if messages[i].kind == Other {
+				return nil, 0
+			}
+			return &messages[i], len(t)
 		}
 	}
-	return Other, 0, false
+	return nil, 0
 }
 
 // matchExact matches a whole message field (zap writes the message as is).
-func matchExact(b []byte) (Kind, bool) {
+func matchExact(b []byte) *message {
 	b = bytes.TrimRight(b, " ")
 	if len(b) == 0 || !firstBytes[b[0]] {
-		return Other, false
+		return nil
 	}
-	for _, m := range messages {
-		if string(b) == m.text {
-			return m.kind, m.kind != Other
+	for i := range messages {
+		if string(b) == messages[i].text {
+			if messages[i].kind == Other {
+				return nil
+			}
+			return &messages[i]
 		}
 	}
-	return Other, false
+	return nil
+}
+
+// use sets e's kind from m; it reports false for a line at a level status-go
+// never writes m at (a warning that merely names it).
+func (m *message) use(e *Entry, level []byte) bool {
+	if m == nil || loud(level) {
+		return false
+	}
+	e.Kind, e.Legacy = m.kind, m.legacy
+	return true
+}
+
+// loud reports a level above INFO in any format's spelling: status-go writes
+// every line the audit reads at DEBUG or INFO, so a WARN or ERROR line that
+// starts with one of their texts ("connection changed" inside "could not
+// write on connection changed channel" is not, but others may be) is another
+// message.
+func loud(level []byte) bool {
+	if len(level) == 0 {
+		return false
+	}
+	switch level[0] | 0x20 {
+	case 'w', 'e', 'c', 'f', 'p':
+		return true
+	case 'd':
+		// DEBUG, dbug — but DPANIC is zap's.
+		return len(level) > 1 && level[1]|0x20 == 'p'
+	}
+	return false
 }
 
 // Result classifies a line.
@@ -179,6 +241,9 @@ type Entry struct {
 	ContentType string
 	Online      bool
 	Force       bool
+	// Legacy: the line has a message name of releases before 2024-02-27,
+	// which name neither recipient nor type (not counted as Incomplete).
+	Legacy bool
 	// Incomplete names the fields a usable entry lacks (a truncated line).
 	Incomplete string
 }
@@ -188,13 +253,25 @@ type Entry struct {
 type Parser struct {
 	year      int
 	lastMonth int
-	scratch   []byte
+	// end, when set, is when the stream was last written: the year of its
+	// first geth timestamp is end's, or the one before when that
+	// timestamp's day falls after end's.
+	end     time.Time
+	scratch []byte
 }
 
 // NewParser returns a parser for a stream whose geth timestamps (which have
 // no year) start in year; the year advances when the month wraps around.
 func NewParser(year int) *Parser {
 	return &Parser{year: year}
+}
+
+// NewParserEndingAt returns a parser for a stream last written at end (a
+// log file's modification time): its first geth timestamp is taken to be
+// the latest date on or before end's day, and later ones follow it.
+func NewParserEndingAt(end time.Time) *Parser {
+	end = end.UTC()
+	return &Parser{year: end.Year(), end: end}
 }
 
 // Errors wrapped by Parse for lines of interest that cannot be used.
@@ -212,6 +289,7 @@ func (p *Parser) Parse(line []byte, e *Entry) (Result, error) {
 		p.scratch = stripANSI(p.scratch[:0], line)
 		line = p.scratch
 	}
+	line = stripLineNumber(line)
 	start, f := detect(line)
 	if f == FormatUnknown {
 		return NotLog, nil
@@ -219,14 +297,58 @@ func (p *Parser) Parse(line []byte, e *Entry) (Result, error) {
 	e.Format = f
 	e.Source = trimSource(line[:start])
 	body := line[start:]
+	var res Result
+	var err error
 	switch f {
 	case Geth:
-		return p.parseGeth(body, e)
+		res, err = p.parseGeth(body, e)
 	case ZapConsole:
-		return parseConsole(body, e)
+		res, err = parseConsole(body, e)
+	case Logfmt:
+		res, err = parseLogfmt(body, e)
 	default:
-		return parseJSON(body, e)
+		res, err = parseJSON(body, e)
 	}
+	if e.Kind == Received && (res != Relevant || err != nil) {
+		// "processing message" lines whose id is not a message id (the
+		// imported-archive path logs a transport id): nothing to read, and
+		// nothing wrong.
+		e.Kind, e.MessageID = Other, ""
+		return OtherLine, nil
+	}
+	return res, err
+}
+
+// stripLineNumber removes the line number an editor or `cat -n` put before
+// an entry ("  12\t", "12: ", "12 | "), when what follows is an entry. A
+// number alone is never a process label: docker compose and collectors
+// label lines with names.
+func stripLineNumber(line []byte) []byte {
+	i := 0
+	for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+		i++
+	}
+	j := i
+	for j < len(line) && j-i < 10 && line[j] >= '0' && line[j] <= '9' {
+		j++
+	}
+	if j == i || j >= len(line) {
+		return line
+	}
+	switch line[j] {
+	case ':', '|', ' ', '\t':
+	default:
+		return line
+	}
+	k := j + 1
+	for k < len(line) && (line[k] == ' ' || line[k] == '\t' || line[k] == '|' || line[k] == ':') {
+		k++
+	}
+	rest := line[k:]
+	if _, f := detect(rest); f == FormatUnknown {
+		return line
+	}
+	return rest
 }
 
 // detect finds where an entry starts: at the beginning of the line, or after
@@ -259,6 +381,10 @@ func formatAt(b []byte) Format {
 	switch c := b[0]; {
 	case c == '{':
 		return ZapJSON
+	case c == 't':
+		if len(b) > 2 && b[1] == '=' && isoDate(b[2:]) {
+			return Logfmt
+		}
 	case c >= '0' && c <= '9':
 		if isoDate(b) {
 			return ZapConsole
@@ -390,6 +516,7 @@ func finish(e *Entry, f *fields) error {
 		e.MessageID = f.messageID
 		e.ContentType = f.contentType
 		switch {
+		case e.Legacy:
 		case !f.haveType && !f.haveRecipient && (e.Kind == SentPrivate || e.Kind == SentPrivateRaw):
 			e.Incomplete = "recipient, contentType"
 		case !f.haveType:
@@ -406,7 +533,7 @@ func finish(e *Entry, f *fields) error {
 				return err
 			}
 		}
-	case DatasyncAck:
+	case DatasyncAck, Received:
 		if !f.haveID {
 			return missing("messageID")
 		}

@@ -260,6 +260,18 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Add([]byte("alice-1  | DEBUG[12-31|23:59:59.999|x.go:1] sent private messages messageIDs=\"[0x1 0x2]\""))
+	for _, e := range []logwriter.Entry{
+		logwriter.LegacyDatasyncSent(at, []string{idA, idB}, idA),
+		logwriter.LegacySent(at, logwriter.LegacyCommunity, idA, idB),
+		logwriter.LegacyConnectionChanged(at, true),
+		logwriter.Received(at, idA, idB, "CHAT_MESSAGE", bob),
+	} {
+		f.Add(render(f, logwriter.Logfmt, e))
+		f.Add(render(f, logwriter.Geth, e))
+	}
+	f.Add([]byte(`t=2023-05-12T19:47:09+0200 lvl=eror msg="error while mapping sync state" namespace=mvds error="sql: database is closed"`))
+	f.Add([]byte("  12\tWARN [10-23|14:03:41.305|x.go:1] could not write on connection changed channel"))
+	f.Add([]byte(`t=2023-05-12T19:47:09+0200 lvl=dbug msg="sent private messages" messageIDs=[]`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var e statusgolog.Entry
 		p := statusgolog.NewParser(2024)

@@ -26,13 +26,14 @@ func parseConsole(b []byte, e *Entry) (Result, error) {
 		}
 		return NotLog, nil
 	}
+	level := rest[:tab]
 	rest = rest[tab+1:]
 	// Up to three fields before the message (name, caller, function); the
 	// message is the first one that matches, the context the one that
 	// starts with '{'.
 	var ctx []byte
-	kind, found := Other, false
-	for i := 0; i < 5 && len(rest) > 0 && !found; i++ {
+	var m *message
+	for i := 0; i < 5 && len(rest) > 0 && m == nil; i++ {
 		field := rest
 		tab := bytes.IndexByte(rest, '\t')
 		if tab >= 0 {
@@ -43,12 +44,11 @@ func parseConsole(b []byte, e *Entry) (Result, error) {
 		if len(field) > 0 && field[0] == '{' {
 			break
 		}
-		kind, found = matchExact(field)
+		m = matchExact(field)
 	}
-	if !found {
+	if !m.use(e, level) {
 		return OtherLine, nil
 	}
-	e.Kind = kind
 	if len(rest) > 0 && rest[0] == '{' {
 		ctx = rest
 		if tab := bytes.IndexByte(ctx, '\t'); tab >= 0 {
@@ -66,10 +66,12 @@ func parseConsole(b []byte, e *Entry) (Result, error) {
 
 // Keys of zap's production and development encoder configurations.
 var (
-	keyMsg     = []byte(`"msg":`)
-	keyMsgDev  = []byte(`"M":`)
-	keyTS      = []byte(`"ts":`)
-	keyTimeDev = []byte(`"T":`)
+	keyMsg      = []byte(`"msg":`)
+	keyMsgDev   = []byte(`"M":`)
+	keyTS       = []byte(`"ts":`)
+	keyTimeDev  = []byte(`"T":`)
+	keyLevel    = []byte(`"level":`)
+	keyLevelDev = []byte(`"L":`)
 )
 
 // parseJSON reads zap's JSON encoding. Most lines are dismissed by looking
@@ -94,11 +96,13 @@ func parseJSON(b []byte, e *Entry) (Result, error) {
 		}
 		msg = []byte(s)
 	}
-	kind, found := matchExact(msg)
-	if !found {
+	level, ok := stringValue(b, keyLevel)
+	if !ok {
+		level, _ = stringValue(b, keyLevelDev)
+	}
+	if !matchExact(msg).use(e, level) {
 		return OtherLine, nil
 	}
-	e.Kind = kind
 	var f fields
 	if err := jsonFields(b, e, &f); err != nil {
 		return Relevant, err
@@ -160,6 +164,7 @@ func jsonTime(b []byte) (time.Time, bool) {
 // type changed across releases stay raw.
 type jsonLine struct {
 	MessageID   *string         `json:"messageID"`
+	MessageID2  *string         `json:"message-id"`
 	ContentType json.RawMessage `json:"contentType"`
 	Recipient   json.RawMessage `json:"recipient"`
 	MessageIDs  json.RawMessage `json:"messageIDs"`
@@ -172,8 +177,11 @@ func jsonFields(b []byte, e *Entry, f *fields) error {
 	if err := json.Unmarshal(b, &l); err != nil {
 		return fmt.Errorf("%w: fields are not a JSON object: %v (truncated line?)", ErrBadField, err)
 	}
-	if l.MessageID != nil {
+	if l.MessageID != nil && e.Kind != Received {
 		f.messageID, f.haveID = *l.MessageID, true
+	}
+	if l.MessageID2 != nil && e.Kind == Received {
+		f.messageID, f.haveID = *l.MessageID2, true
 	}
 	if len(l.ContentType) > 0 && string(l.ContentType) != "null" {
 		// A Stringer enum is logged by name; a plain number by value.

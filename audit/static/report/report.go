@@ -32,6 +32,9 @@ type Run struct {
 	Findings   []static.Finding
 	Suppressed []static.Finding
 	Baselined  []static.Finding
+	// MessageTypes says where the audit took the message types' names and
+	// numbers from (static.Result.MessageTypes, distinct values joined).
+	MessageTypes string
 }
 
 // Summary counts a run's results.
@@ -116,13 +119,22 @@ func SummaryLine(r *Run) string {
 	if s.Suppressed > 0 || s.Baselined > 0 {
 		line += fmt.Sprintf("; %d suppressed, %d in the baseline", s.Suppressed, s.Baselined)
 	}
+	if r.MessageTypes != "" {
+		line += "; message types from " + r.MessageTypes
+	}
 	return line
 }
+
+// Format is the version of the JSON report's layout; a reader of saved
+// reports (mvdsaudit diff) rejects any other.
+const Format = 1
 
 // jsonRun is the JSON document.
 type jsonRun struct {
 	Tool       string           `json:"tool"`
 	Version    string           `json:"version"`
+	Format     int              `json:"format"`
+	Types      string           `json:"messageTypes,omitempty"`
 	Summary    Summary          `json:"summary"`
 	Sites      []static.Site    `json:"sites"`
 	Findings   []jsonFinding    `json:"findings"`
@@ -159,6 +171,8 @@ func JSON(w io.Writer, r *Run) error {
 	doc := jsonRun{
 		Tool:       r.Tool,
 		Version:    r.Version,
+		Format:     Format,
+		Types:      r.MessageTypes,
 		Summary:    Summarize(r),
 		Sites:      r.Sites,
 		Findings:   toJSON(r.Findings),
@@ -214,4 +228,31 @@ func splitPos(p string) (string, int, int) {
 	fmt.Sscanf(parts[len(parts)-2], "%d", &line)
 	fmt.Sscanf(parts[len(parts)-1], "%d", &col)
 	return strings.Join(parts[:len(parts)-2], ":"), line, col
+}
+
+// Saved is what a saved JSON report holds for a later comparison.
+type Saved struct {
+	Tool    string        `json:"tool"`
+	Version string        `json:"version"`
+	Format  int           `json:"format"`
+	Sites   []static.Site `json:"sites"`
+}
+
+// ReadJSON reads a report written by JSON and checks that the given tool
+// and version wrote it in this Format: verdicts and site identities of
+// another version are not comparable.
+func ReadJSON(data []byte, tool, version string) (*Saved, error) {
+	var s Saved
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("not a JSON report: %w", err)
+	}
+	switch {
+	case s.Tool != tool:
+		return nil, fmt.Errorf("not a %s JSON report (its tool is %q)", tool, s.Tool)
+	case s.Format != Format:
+		return nil, fmt.Errorf("report format %d; this %s reads format %d (write the report again with this version: %s -format json)", s.Format, tool, Format, tool)
+	case s.Version != version:
+		return nil, fmt.Errorf("written by %s %s; this is %s %s, whose verdicts may differ (write the report again with this version)", tool, s.Version, tool, version)
+	}
+	return &s, nil
 }

@@ -185,6 +185,9 @@ func SARIF(w io.Writer, r *Run) error {
 	}
 	run.Invocations = []sarifInvocation{inv}
 	run.Properties = map[string]any{"summary": Summarize(r)}
+	if r.MessageTypes != "" {
+		run.Properties["messageTypes"] = r.MessageTypes
+	}
 	log := sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

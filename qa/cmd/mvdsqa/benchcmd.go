@@ -320,6 +320,32 @@ func disconnectRun(ctx context.Context, cfg benchConfig, dir string, stock bool)
 	return res, err
 }
 
+// disconnectBoth runs the disconnect on a stock and a guarded pair at the
+// same time, in dir.
+func disconnectBoth(ctx context.Context, cfg benchConfig, dir string) (map[string]disconnectResult, error) {
+	dis := map[string]disconnectResult{}
+	errs := map[string]error{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, v := range []string{"stock", "guarded"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := disconnectRun(ctx, cfg, filepath.Join(dir, "disconnect-"+v), v == "stock")
+			mu.Lock()
+			dis[v], errs[v] = r, err
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, v := range []string{"stock", "guarded"} {
+		if errs[v] != nil {
+			return nil, fmt.Errorf("disconnect run, %s: %w", v, errs[v])
+		}
+	}
+	return dis, nil
+}
+
 func runBench(ctx context.Context, cfg benchConfig, out io.Writer) error {
 	wd, err := newWorkdir(cfg.keep, out)
 	if err != nil {
@@ -344,25 +370,9 @@ func runBench(ctx context.Context, cfg benchConfig, out io.Writer) error {
 	// The disconnect runs share the wall clock: the stock node's wait is
 	// mostly idle backoff.
 	fmt.Fprintf(out, "disconnect: %d contact requests queued during a %v disconnect, stock and guarded at once ...\n", cfg.queued, cfg.disconnect)
-	dis := map[string]disconnectResult{}
-	errs := map[string]error{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, v := range []string{"stock", "guarded"} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, err := disconnectRun(ctx, cfg, filepath.Join(wd.dir, "disconnect-"+v), v == "stock")
-			mu.Lock()
-			dis[v], errs[v] = r, err
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	for _, v := range []string{"stock", "guarded"} {
-		if errs[v] != nil {
-			return fmt.Errorf("disconnect run, %s: %w", v, errs[v])
-		}
+	dis, err := disconnectBoth(ctx, cfg, wd.dir)
+	if err != nil {
+		return err
 	}
 	text := benchReport(cfg, lat, dis, load0, benchdoc.LoadAverage(), time.Since(began))
 	fmt.Fprintf(out, "\n%s", text)

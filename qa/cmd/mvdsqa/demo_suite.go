@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -33,6 +34,7 @@ func runDemoCmd(args []string, stdout, stderr io.Writer) int {
 	slack := fs.Float64("slack", 1, "multiply every expectation's time limit (for machines busy with other work)")
 	junit := fs.String("junit", "", "write the suite's results as JUnit XML to this file")
 	jsonOut := fs.String("json", "", "write the suite's results as JSON to this file")
+	htmlOut := fs.String("html", filepath.Join(os.TempDir(), "mvdsqa-demo.html"), "write the suite's HTML report (a timeline per message, stock and guarded side by side) to this file; empty: none")
 	binary := fs.String("node-binary", "", "mvdsqa executable for process nodes (default: this one)")
 	processes := fs.Bool("processes", false, "run every in-process node as an `mvdsqa node` process instead")
 	listenHost := listenHostFlag(fs)
@@ -88,6 +90,13 @@ func runDemoCmd(args []string, stdout, stderr io.Writer) int {
 	if err := writeReports(results, *junit, *jsonOut); err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
 		return 2
+	}
+	if err := writeHTML(results, *htmlOut); err != nil {
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+		return 2
+	}
+	if *htmlOut != "" {
+		fmt.Fprintf(stdout, "\nHTML report (a timeline per message, stock and guarded side by side): %s\n", absPath(*htmlOut))
 	}
 	var failures []string
 	for _, r := range results {

@@ -37,9 +37,17 @@ func TestDemoRunsAndMeetsItsExpectations(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
 	// The stock run fails, and a failed run keeps its data: the demo must
-	// still leave nothing behind.
-	if left, _ := filepath.Glob(filepath.Join(tmp, "mvdsqa-*")); len(left) > 0 {
-		t.Errorf("the demo left %v behind", left)
+	// still leave nothing behind but its HTML report, whose path it prints.
+	report := filepath.Join(tmp, "mvdsqa-demo.html")
+	left, _ := filepath.Glob(filepath.Join(tmp, "mvdsqa-*"))
+	if len(left) != 1 || left[0] != report {
+		t.Errorf("the demo left %v behind; want only its report %s", left, report)
+	}
+	if !strings.Contains(out.String(), "HTML report (a timeline per message, stock and guarded side by side): "+report+"\n") {
+		t.Errorf("the demo did not print where its HTML report is:\n%s", out.String())
+	}
+	if page, err := os.ReadFile(report); err != nil || strings.Count(string(page), `<svg class="timeline"`) != 2 {
+		t.Errorf("the report %s has no timeline for cr1 in each variant (%v)", report, err)
 	}
 	if !regexp.MustCompile(`scenarios with every expectation met\s+0 of 1\s+1 of 1`).MatchString(out.String()) {
 		t.Errorf("summary row missing or wrong:\n%s", out.String())

@@ -30,21 +30,12 @@ func runOutage(cfg outageConfig, out io.Writer) error {
 	fmt.Fprintf(tw, "offline\tstock: attempts offline\tstock: reconnect → all acked\tstock: dropped silently\t"+
 		"guarded: attempts offline\tguarded: reconnect → all acked\tguarded: bound\tguarded/stock\twall (s)\t\n")
 	var failures []string
-	for _, d := range cfg.outages {
-		res := map[sim.Sender]sim.OutageResult{}
-		for _, s := range []sim.Sender{sim.Stock, sim.Guarded} {
-			dir, err := wd.sub("matrix")
-			if err != nil {
-				return err
-			}
-			r, err := sim.Outage(sim.Config{Dir: dir, Sender: s, Epoch: cfg.epoch, Seed: cfg.seed,
-				Flow: mvdsguard.ContactRequest, Kind: retry.Control}, cfg.messages, epochsOf(d), epochsOf(11*24*time.Hour))
-			if err != nil {
-				return fmt.Errorf("outage of %v, %s: %w", d, s, err)
-			}
-			res[s] = r
-		}
-		st, gu := res[sim.Stock], res[sim.Guarded]
+	rows, err := outageMatrix(cfg, wd)
+	if err != nil {
+		return err
+	}
+	for _, row := range rows {
+		d, st, gu := row.offline, row.stock, row.guarded
 		ratio := "∞ (stock never delivers)"
 		if st.ReconnectToAll > 0 {
 			ratio = fmt.Sprintf("%.4f", float64(gu.ReconnectToAll)/float64(st.ReconnectToAll))
@@ -63,6 +54,38 @@ func runOutage(cfg outageConfig, out io.Writer) error {
 		return &expectationError{msg: fmt.Sprintf("%v", failures)}
 	}
 	return nil
+}
+
+// outageRow is one outage of the matrix, both senders.
+type outageRow struct {
+	offline        time.Duration
+	stock, guarded sim.OutageResult
+}
+
+// outageMatrix runs every outage of cfg on a stock and a guarded sender.
+func outageMatrix(cfg outageConfig, wd *workdir) ([]outageRow, error) {
+	var rows []outageRow
+	for _, d := range cfg.outages {
+		row := outageRow{offline: d}
+		for _, s := range []sim.Sender{sim.Stock, sim.Guarded} {
+			dir, err := wd.sub("matrix")
+			if err != nil {
+				return nil, err
+			}
+			r, err := sim.Outage(sim.Config{Dir: dir, Sender: s, Epoch: cfg.epoch, Seed: cfg.seed,
+				Flow: mvdsguard.ContactRequest, Kind: retry.Control}, cfg.messages, epochsOf(d), epochsOf(11*24*time.Hour))
+			if err != nil {
+				return nil, fmt.Errorf("outage of %v, %s: %w", d, s, err)
+			}
+			if s == sim.Stock {
+				row.stock = r
+			} else {
+				row.guarded = r
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
 }
 
 func label(d time.Duration) string {

@@ -103,6 +103,7 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	junit := fs.String("junit", "", "write JUnit XML to this file")
 	jsonOut := fs.String("json", "", "write the results as JSON to this file")
+	htmlOut := fs.String("html", "", "write the HTML report (a timeline per message, stock and guarded side by side) to this file")
 	variant := fs.String("variant", "guarded", "guarded, stock, both (side by side), status-go (needs -status-backend), or all: stock, guarded and status-go side by side")
 	statusBackend := fs.String("status-backend", "", "a status-backend executable (status-go's cmd/status-backend): run the nodes on status-go (implies -variant status-go unless -variant says otherwise)")
 	statusBackendGuarded := fs.String("status-backend-guarded", "", "with -variant all: a status-backend built with the Guard wired in, run as one more column (\"status-go-guarded\")")
@@ -221,6 +222,13 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 	if err := writeReports(results, *junit, *jsonOut); err != nil {
 		fmt.Fprintf(stderr, "run: %v\n", err)
 		return 2
+	}
+	if err := writeHTML(results, *htmlOut); err != nil {
+		fmt.Fprintf(stderr, "run: %v\n", err)
+		return 2
+	}
+	if *htmlOut != "" {
+		fmt.Fprintf(stdout, "HTML report: %s\n", absPath(*htmlOut))
 	}
 	passed := 0
 	for _, r := range results {

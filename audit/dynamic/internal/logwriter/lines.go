@@ -33,6 +33,11 @@ const (
 	// Early2024: the RawMessage's Recipients as a list (zap.Strings), which
 	// is empty for most private sends (v0.181.31 to v0.182.37).
 	Early2024
+	// Legacy: MessageSender's names of before 2024-02-27 (LegacySent) with
+	// the message id and one hash only, no acknowledgement lines, and
+	// "connection changed" without force — as 2023's releases wrote, and
+	// builds from their release branches into mid 2024.
+	Legacy
 )
 
 func debug(t time.Time, caller, msg string, fields ...zap.Field) Entry {
@@ -115,6 +120,41 @@ func DatasyncAckUnknown(t time.Time, ack string) Entry {
 // the previous check was long ago — a sleep).
 func ConnectionChanged(t time.Time, online, force bool) Entry {
 	return debug(t, CallerMessenger+":1554", "connection changed", zap.Bool("online", online), zap.Bool("force", force))
+}
+
+// Legacy names MessageSender logged before 2024-02-27 (LegacySkipEncryption
+// before 2023-07-04), with only the message id and the envelope hash.
+const (
+	LegacyPrivate        = "sent private message without datasync"
+	LegacyPrivateRaw     = "sent private message skipProtocolLayer"
+	LegacySkipEncryption = "sent private message skipEncryption"
+	LegacyCommunity      = "sent community message "
+	LegacyPublic         = "sent public message"
+)
+
+// LegacySent is a send line of 2023 under one of the legacy names.
+func LegacySent(t time.Time, name, id, hash string) Entry {
+	return debug(t, CallerSender+":414", name, zap.String("messageID", id), zap.String("hash", hash))
+}
+
+// LegacyDatasyncSent is the 2023 datasync dispatch line (one hash).
+func LegacyDatasyncSent(t time.Time, ids []string, hash string) Entry {
+	return debug(t, CallerSender+":824", "sent private messages", zap.Any("messageIDs", ids), zap.String("hash", hash))
+}
+
+// LegacyConnectionChanged is the 2023 connectivity line, without force.
+func LegacyConnectionChanged(t time.Time, online bool) Entry {
+	return debug(t, CallerMessenger+":1346", "connection changed", zap.Bool("online", online))
+}
+
+// Received is the messenger's line for a message it took off the wire,
+// with the fields its logger carries before the line's own.
+func Received(t time.Time, hash, id, typ, sender string) Entry {
+	e := debug(t, CallerMessenger+":3640", "processing message",
+		zap.String("site", "RetrieveAll"), zap.String("hash", hash), zap.String("message-id", id),
+		zap.Any("type", MessageType(typ)), zap.String("senderID", sender))
+	e.Level = zapcore.InfoLevel
+	return e
 }
 
 // Hex returns "0x" and the hex of n random bytes.

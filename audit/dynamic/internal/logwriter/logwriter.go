@@ -46,6 +46,9 @@ const (
 	GethColor  Format = "geth-color"
 	ZapConsole Format = "zap-console"
 	ZapJSON    Format = "zap-json"
+	// Logfmt is geth's logfmt format with local times to the second, as
+	// status-go's desktop builds wrote their log file in 2023.
+	Logfmt Format = "logfmt"
 )
 
 // New returns a writer of format f on w.
@@ -59,8 +62,48 @@ func New(f Format, w io.Writer) (Writer, error) {
 		return NewZap(w, false), nil
 	case ZapJSON:
 		return NewZap(w, true), nil
+	case Logfmt:
+		return &LogfmtWriter{w: w, Zone: time.FixedZone("", 2*3600)}, nil
 	}
-	return nil, fmt.Errorf("unknown log format %q (want geth, geth-color, zap-console or zap-json)", f)
+	return nil, fmt.Errorf("unknown log format %q (want geth, geth-color, zap-console, zap-json or logfmt)", f)
+}
+
+// LogfmtWriter writes geth's LogfmtFormat: t, lvl and msg, then the fields
+// quoted as geth's terminal format quotes them.
+type LogfmtWriter struct {
+	w    io.Writer
+	Zone *time.Location // the desktop's local time
+	buf  bytes.Buffer
+}
+
+// Write renders e as one line.
+func (l *LogfmtWriter) Write(e Entry) error {
+	b := &l.buf
+	b.Reset()
+	lvl := map[zapcore.Level]string{zapcore.DebugLevel: "dbug", zapcore.InfoLevel: "info", zapcore.WarnLevel: "warn", zapcore.ErrorLevel: "eror"}[e.Level]
+	if lvl == "" {
+		lvl = "crit"
+	}
+	fmt.Fprintf(b, "t=%s lvl=%s msg=%s", e.Time.In(l.Zone).Format("2006-01-02T15:04:05-0700"), lvl, logfmtValue(e.Message))
+	args := gethArgs(e.Fields)
+	for i := 0; i+1 < len(args); i += 2 {
+		b.WriteByte(' ')
+		b.WriteString(args[i])
+		b.WriteByte('=')
+		b.WriteString(args[i+1])
+	}
+	b.WriteByte('\n')
+	_, err := l.w.Write(b.Bytes())
+	return err
+}
+
+// logfmtValue quotes a message as geth's logfmt does: always when it holds
+// a space, '=' or a quote.
+func logfmtValue(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return escape(s)
 }
 
 // GethWriter writes geth's terminal format with origins, as status-go's

@@ -56,22 +56,66 @@ func NewSession(style Style, seed uint64, shift time.Duration) *Session {
 	s.Reconnect = at(5, 0, 0)
 	s.End = at(15, 0, 0)
 	add := func(e Entry) { s.Entries = append(s.Entries, e) }
-	add(ConnectionChanged(at(0, 0, 0), true, false))
-	add(DatasyncSent(at(0, 5, 331), []string{s.ContactRequest}, hashes(1)))
-	add(DatasyncAck(at(0, 6, 870), Hex(r, 32)[2:], s.ContactRequest))
-	add(SentPrivate(at(0, 20, 45), style, s.Carol, s.Accept, "ACCEPT_CONTACT_REQUEST", hashes(1)))
-	add(SentCommunity(at(0, 35, 500), nil, s.Join, "COMMUNITY_REQUEST_TO_JOIN", hashes(1)))
-	add(SentPrivateRaw(at(0, 36, 100), style, s.ControlNode, s.JoinRaw, "COMMUNITY_REQUEST_TO_JOIN", hashes(1)))
-	add(SentPublic(at(1, 2, 0), nil, s.Public, "CHAT_MESSAGE", hashes(1)))
-	add(SentCommunity(at(1, 10, 0), nil, s.Community, "CHAT_MESSAGE", hashes(2)))
-	add(DatasyncSent(at(2, 0, 250), []string{s.Chat, s.Lost}, hashes(1)))
-	add(DatasyncAck(at(2, 1, 100), Hex(r, 32)[2:], s.Chat))
-	add(DatasyncSent(at(2, 30, 0), []string{s.Lost}, hashes(1)))
-	add(ConnectionChanged(at(3, 0, 0), false, false))
-	add(ConnectionChanged(s.Reconnect, true, false))
-	add(DatasyncSent(at(7, 30, 0), []string{s.Lost}, hashes(1)))
+	legacy := style == Legacy
+	// The lines whose form changed over the releases.
+	connection := func(t time.Time, online, force bool) Entry {
+		if legacy {
+			return LegacyConnectionChanged(t, online)
+		}
+		return ConnectionChanged(t, online, force)
+	}
+	dispatch := func(t time.Time, ids []string) Entry {
+		if legacy {
+			return LegacyDatasyncSent(t, ids, hashes(1)[0])
+		}
+		return DatasyncSent(t, ids, hashes(1))
+	}
+	ack := func(t time.Time, id string) {
+		// Before 2024-02-27 an acknowledgement was not logged.
+		if !legacy {
+			add(DatasyncAck(t, Hex(r, 32)[2:], id))
+		}
+	}
+	add(connection(at(0, 0, 0), true, false))
+	add(dispatch(at(0, 5, 331), []string{s.ContactRequest}))
+	ack(at(0, 6, 870), s.ContactRequest)
+	// Sends outside MVDS: the line of the release, by time.
+	for _, x := range []struct {
+		t       time.Time
+		legacy  string
+		id      string
+		current func(t time.Time, id string) Entry
+	}{
+		{at(0, 20, 45), LegacyPrivate, s.Accept, func(t time.Time, id string) Entry {
+			return SentPrivate(t, style, s.Carol, id, "ACCEPT_CONTACT_REQUEST", hashes(1))
+		}},
+		{at(0, 35, 500), LegacyCommunity, s.Join, func(t time.Time, id string) Entry {
+			return SentCommunity(t, nil, id, "COMMUNITY_REQUEST_TO_JOIN", hashes(1))
+		}},
+		{at(0, 36, 100), LegacyPrivateRaw, s.JoinRaw, func(t time.Time, id string) Entry {
+			return SentPrivateRaw(t, style, s.ControlNode, id, "COMMUNITY_REQUEST_TO_JOIN", hashes(1))
+		}},
+		{at(1, 2, 0), LegacyPublic, s.Public, func(t time.Time, id string) Entry {
+			return SentPublic(t, nil, id, "CHAT_MESSAGE", hashes(1))
+		}},
+		{at(1, 10, 0), LegacyCommunity, s.Community, func(t time.Time, id string) Entry {
+			return SentCommunity(t, nil, id, "CHAT_MESSAGE", hashes(2))
+		}},
+	} {
+		if legacy {
+			add(LegacySent(x.t, x.legacy, x.id, hashes(1)[0]))
+		} else {
+			add(x.current(x.t, x.id))
+		}
+	}
+	add(dispatch(at(2, 0, 250), []string{s.Chat, s.Lost}))
+	ack(at(2, 1, 100), s.Chat)
+	add(dispatch(at(2, 30, 0), []string{s.Lost}))
+	add(connection(at(3, 0, 0), false, false))
+	add(connection(s.Reconnect, true, false))
+	add(dispatch(at(7, 30, 0), []string{s.Lost}))
 	add(DatasyncAckUnknown(at(8, 0, 0), Hex(r, 32)[2:]))
-	add(ConnectionChanged(at(13, 0, 0), true, true))
+	add(connection(at(13, 0, 0), true, true))
 	// Noise every 1.5 to 4.5 seconds.
 	for t := s.Start.Add(120 * time.Millisecond); t.Before(s.End); t = t.Add(time.Duration(1500+r.IntN(3000)) * time.Millisecond) {
 		add(Noise(r, t))

@@ -5,6 +5,11 @@
 //
 //	go run ./dynamic/internal/runtimebench [-size 1GiB] [-runs 3] [-formats geth,zap-console,zap-json]
 //	    [-dir DIR] [-keep] [-doc ../docs/benchmarks.md]
+//	go run ./dynamic/internal/runtimebench -fleet 100 [-node-size 40MiB] [-distinct 4] [-runs 3] [-doc ../docs/benchmarks.md]
+//
+// With -fleet it instead writes that many node logs into one directory
+// (fleet.go) and times the audit of the directory with one core and with
+// two, into the runtime-fleet section.
 //
 // It generates each log (see workload.go) into a temporary directory (or
 // DIR), builds mvdsaudit, runs every command once to warm the page cache and
@@ -40,6 +45,10 @@ import (
 func main() {
 	if len(os.Args) == 3 && os.Args[1] == "scan" {
 		os.Exit(scan(os.Args[2]))
+	}
+	if len(os.Args) == 2 && os.Args[1] == "spin" {
+		spin()
+		os.Exit(0)
 	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "runtimebench:", err)
@@ -105,6 +114,9 @@ func run() error {
 	dir := flag.String("dir", "", "where to write the logs (default: a temporary directory)")
 	keep := flag.Bool("keep", false, "keep the generated logs")
 	doc := flag.String("doc", "", "rewrite the runtime section of this markdown file")
+	fleet := flag.Int("fleet", 0, "instead: time a fleet of this many node logs, one core against two")
+	nodeSize := flag.String("node-size", "40MiB", "with -fleet: size of each node's log")
+	distinct := flag.Int("distinct", 4, "with -fleet: how many of the node logs are generated; the rest are copies")
 	flag.Parse()
 	bytesWanted, err := parseSize(*size)
 	if err != nil {
@@ -133,6 +145,22 @@ func run() error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
+	}
+	if *fleet > 0 {
+		perNode, err := parseSize(*nodeSize)
+		if err != nil {
+			return err
+		}
+		r, err := benchFleet(work, bin, self, *fleet, *distinct, perNode, *nodeSize, *runs)
+		if err != nil {
+			return err
+		}
+		section := renderFleet(r)
+		fmt.Println(section)
+		if *doc != "" {
+			return benchdoc.WriteSection(*doc, "runtime-fleet", "audit", section)
+		}
+		return nil
 	}
 	var results []result
 	for _, f := range strings.Split(*formats, ",") {
@@ -239,9 +267,20 @@ const gnuTime = "/usr/bin/time"
 // measure runs a command and returns its wall time and peak resident set in
 // KiB. The audit's exit code 1 (violations found) is success here.
 func measure(args []string) (time.Duration, int64, error) {
+	m, err := measureAll(args)
+	return m.wall, m.rss, err
+}
+
+// measurement is what one run of a command cost.
+type measurement struct {
+	wall, cpu time.Duration // cpu: user and system time
+	rss       int64         // KiB
+}
+
+func measureAll(args []string) (measurement, error) {
 	viaTime := false
 	if _, err := os.Stat(gnuTime); err == nil {
-		args = append([]string{gnuTime, "-f", "maxrss=%M"}, args...)
+		args = append([]string{gnuTime, "-f", "cpu=%U+%S maxrss=%M"}, args...)
 		viaTime = true
 	}
 	cmd := exec.Command(args[0], args[1:]...)
@@ -249,26 +288,30 @@ func measure(args []string) (time.Duration, int64, error) {
 	cmd.Stderr = &stderr
 	start := time.Now()
 	err := cmd.Run()
-	wall := time.Since(start)
+	m := measurement{wall: time.Since(start)}
 	var exit *exec.ExitError
 	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1 && strings.Contains(strings.Join(args, " "), "mvdsaudit runtime")) {
-		return 0, 0, fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		return m, fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	if viaTime {
 		out := stderr.String()
-		if i := strings.LastIndex(out, "maxrss="); i >= 0 {
-			kib, err := strconv.ParseInt(strings.TrimSpace(out[i+len("maxrss="):]), 10, 64)
-			if err == nil {
-				return wall, kib, nil
+		i := strings.LastIndex(out, "cpu=")
+		if i >= 0 {
+			var user, sys float64
+			var kib int64
+			if _, err := fmt.Sscanf(out[i:], "cpu=%f+%f maxrss=%d", &user, &sys, &kib); err == nil {
+				m.cpu = time.Duration((user + sys) * float64(time.Second))
+				m.rss = kib
+				return m, nil
 			}
 		}
-		return 0, 0, fmt.Errorf("%s: no maxrss in %q", strings.Join(args, " "), out)
+		return m, fmt.Errorf("%s: no cpu and maxrss in %q", strings.Join(args, " "), out)
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return wall, 0, nil
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		m.rss = ru.Maxrss
+		m.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	return wall, ru.Maxrss, nil
+	return m, nil
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -15,6 +15,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/mvdsguard/mvdsguard"
+	"github.com/mvdsguard/mvdsguard/signals"
 )
 
 // maxBody bounds a request body: a message's payload plus its envelope.
@@ -46,7 +49,7 @@ func serveAPI(n *Node, addr, token string) (*apiServer, error) {
 	// The idle timeout is longer than any client's (Client keeps idle
 	// connections 30 s): a server that closes an idle connection just as the
 	// client reuses it makes a request fail with a reset.
-	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute,
+	a.srv = &http.Server{Handler: withUI(a.routes()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute,
 		ErrorLog: zap.NewStdLog(n.logger.Named("http"))}
 	go func() {
 		defer close(a.served)
@@ -162,6 +165,7 @@ func (a *apiServer) routes() http.Handler {
 		reply(w, 200, rs)
 	})
 	mux.HandleFunc("GET /v1/events", a.events)
+	mux.HandleFunc("GET /v1/signals", a.signalStream)
 	mux.HandleFunc("GET /v1/network", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, map[string]bool{"online": n.tr.Connectivity().Online(), "offline": n.tr.Offline()})
 	})
@@ -271,7 +275,7 @@ func (a *apiServer) events(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+	if !wantsStream(r) {
 		evs, err := n.Events(r.Context(), uint64(after), limit)
 		if err != nil {
 			fail(w, err)
@@ -280,6 +284,100 @@ func (a *apiServer) events(w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, evs)
 		return
 	}
+	a.stream(w, r, after, "events", func(ctx context.Context, after uint64) (<-chan sseEvent, error) {
+		if n.guard == nil {
+			return nil, nil
+		}
+		sub, err := n.guard.Subscribe(after)
+		if err != nil {
+			return nil, err
+		}
+		ch := make(chan sseEvent)
+		go func() {
+			defer close(ch)
+			defer sub.Close()
+			ok := true
+			for {
+				var e mvdsguard.Event
+				select {
+				case e, ok = <-sub.Events():
+					if !ok {
+						return
+					}
+				case <-ctx.Done():
+					return
+				}
+				b, err := json.Marshal(e)
+				if err != nil {
+					continue
+				}
+				select {
+				case ch <- sseEvent{e.Seq, e.Type.String(), b}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		return ch, nil
+	})
+}
+
+// signalStream answers like events, with the signals the Guard's events
+// give a GUI (package signals): status-go's legacy ones next to the
+// mvds.message.* ones. Each carries the seq of the event it came from; a
+// client resumes after the last seq it handled.
+func (a *apiServer) signalStream(w http.ResponseWriter, r *http.Request) {
+	n := a.node
+	after, limit, ok := cursor(w, r)
+	if !ok {
+		return
+	}
+	if !wantsStream(r) {
+		ss, err := n.Signals(r.Context(), uint64(after), limit)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		reply(w, 200, ss)
+		return
+	}
+	a.stream(w, r, after, "signals", func(ctx context.Context, after uint64) (<-chan sseEvent, error) {
+		if n.guard == nil {
+			return nil, nil
+		}
+		ch := make(chan sseEvent)
+		go func() {
+			defer close(ch)
+			err := signals.Forward(ctx, n.guard, after, func(s signals.Signal) error {
+				b, err := json.Marshal(s)
+				if err != nil {
+					return err
+				}
+				select {
+				case ch <- sseEvent{s.Seq, s.Type, b}:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+			if err != nil && ctx.Err() == nil {
+				n.logger.Warn("signal stream ended", zap.Error(err))
+			}
+		}()
+		return ch, nil
+	})
+}
+
+func wantsStream(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
+// stream writes a Server-Sent Events stream of what open yields after the
+// cursor (Last-Event-ID wins over the after parameter), with keep-alive
+// comments, until the client leaves or the node stops. A nil channel (a
+// stock node) keeps the stream open and empty.
+func (a *apiServer) stream(w http.ResponseWriter, r *http.Request, after int64, what string,
+	open func(ctx context.Context, after uint64) (<-chan sseEvent, error)) {
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		v, err := strconv.ParseUint(id, 10, 64)
 		if err != nil {
@@ -293,40 +391,23 @@ func (a *apiServer) events(w http.ResponseWriter, r *http.Request) {
 		fail(w, &apiError{500, "streaming unsupported"})
 		return
 	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	events, err := open(ctx, uint64(after))
+	if err != nil {
+		fail(w, err)
+		return
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(200)
-	fmt.Fprintf(w, ": mvdsqa events after %d\n\n", after)
+	fmt.Fprintf(w, ": mvdsqa %s after %d\n\n", what, after)
 	flusher.Flush()
-	var events <-chan sseEvent
-	if n.guard != nil {
-		sub, err := n.guard.Subscribe(uint64(after))
-		if err != nil {
-			return
-		}
-		defer sub.Close()
-		ch := make(chan sseEvent)
-		go func() {
-			defer close(ch)
-			for e := range sub.Events() {
-				b, err := json.Marshal(e)
-				if err != nil {
-					continue
-				}
-				select {
-				case ch <- sseEvent{e.Seq, e.Type.String(), b}:
-				case <-r.Context().Done():
-					return
-				}
-			}
-		}()
-		events = ch
-	}
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	for {
 		select {
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			return
 		case <-a.done:
 			return

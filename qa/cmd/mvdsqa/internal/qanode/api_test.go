@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mvdsguard/mvdsguard/internal/wait"
 )
 
 func raw(t *testing.T, method, url, ct, body string, header ...string) (int, string) {
@@ -173,5 +175,51 @@ func TestEventStreamResumesAfterASequenceNumber(t *testing.T) {
 	}
 	if got[0] != "id: 2" || !strings.Contains(got[1], `"id":"e2"`) || !strings.Contains(got[1], "mvds.message.scheduled") {
 		t.Errorf("first streamed event %v; want seq 2, e2 scheduled", got)
+	}
+}
+
+// TestSignalsListStatusGosSignalsBesideTheGuards: GET /v1/signals gives a
+// delivered contact request's mvds.message.* signals and, in status-go's
+// JSON, its envelope.sent and message.delivered, each with its event's seq.
+func TestSignalsListStatusGosSignalsBesideTheGuards(t *testing.T) {
+	ctx := context.Background()
+	alice, ac := startNode(t, Config{Name: "alice"})
+	bob, _ := startNode(t, Config{Name: "bob"})
+	link(t, ac, bob)
+	if _, err := ac.Send(ctx, SendRequest{ID: "0xC1", To: bob.Info().ID, ChatID: "chat-bob", Flow: "contact_request", Kind: "control"}); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, within, "delivered", func() bool { return statusOf(t, ac, "0xC1") == "delivered" })
+	code, body := raw(t, "GET", alice.APIAddr()+"/v1/signals", "", "")
+	if code != 200 {
+		t.Fatalf("GET /v1/signals: %d %s", code, body)
+	}
+	var got []struct {
+		Type  string         `json:"type"`
+		Event map[string]any `json:"event"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, s := range got {
+		types = append(types, s.Type)
+		switch s.Type {
+		case "envelope.sent":
+			if ids, _ := s.Event["ids"].([]any); len(ids) != 1 || ids[0] != "0xc1" {
+				t.Errorf("envelope.sent ids %v; want [0xc1], status-go's lower-case hex", s.Event["ids"])
+			}
+		case "message.delivered":
+			if s.Event["chatID"] != "chat-bob" || s.Event["messageID"] != "0xc1" {
+				t.Errorf("message.delivered %v", s.Event)
+			}
+		}
+	}
+	want := "mvds.message.scheduled mvds.message.sent envelope.sent mvds.message.delivered mvds.message.delivered message.delivered"
+	if strings.Join(types, " ") != want {
+		t.Fatalf("signals %v;\nwant %s", types, want)
+	}
+	if code, body := raw(t, "GET", alice.APIAddr()+"/v1/signals?after=x", "", ""); code != 400 || !strings.Contains(body, "after") {
+		t.Fatalf("bad cursor: %d %s", code, body)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/qanode/migrations"
 	"github.com/mvdsguard/mvdsguard/qa/wakutransport"
 	"github.com/mvdsguard/mvdsguard/retry"
+	"github.com/mvdsguard/mvdsguard/signals"
 	"github.com/mvdsguard/mvdsguard/sqlitedb"
 )
 
@@ -853,4 +854,25 @@ func (n *Node) Close() error {
 func (n *Node) Abort() {
 	_ = n.tr.Close()
 	_ = n.Close()
+}
+
+// Signals lists the signals of the Guard's events after seq (package
+// signals); a stock node has none.
+func (n *Node) Signals(ctx context.Context, after uint64, limit int) ([]signals.Signal, error) {
+	out := []signals.Signal{}
+	if n.guard == nil {
+		return out, nil
+	}
+	t, err := signals.Resume(ctx, n.guard)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := n.guard.Events(ctx, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range evs {
+		out = append(out, t.Translate(e)...)
+	}
+	return out, nil
 }

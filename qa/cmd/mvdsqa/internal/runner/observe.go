@@ -27,6 +27,9 @@ type seenMessage struct {
 	status map[string]time.Time // status → first seen
 	to     map[string]time.Time // recipient peer id → first seen delivered
 	last   string
+	// attempts: when each attempt was first seen counted (timeline.go).
+	attempts []time.Time
+	count    int
 }
 
 type seenReceipt struct {
@@ -114,6 +117,7 @@ func (o *observer) pollNode(ctx context.Context, n *node) {
 					}
 				}
 				s.last = m.Status
+				s.sawAttempts(m.Attempts, now)
 				for _, rc := range m.Recipients {
 					if _, ok := s.to[rc.Peer]; !ok && rc.Status == "delivered" {
 						s.to[rc.Peer] = now

@@ -11,6 +11,7 @@ import (
 // Result is what one scenario run produced.
 type Result struct {
 	Scenario     string         `json:"scenario"`
+	Description  string         `json:"description,omitempty"`
 	File         string         `json:"file"`
 	Variant      string         `json:"variant"` // guarded | stock | status-go (or a Label)
 	Passed       bool           `json:"passed"`
@@ -23,6 +24,10 @@ type Result struct {
 	Steps        []StepResult   `json:"steps"`
 	Expectations []ExpectResult `json:"expectations"`
 	WorkDir      string         `json:"workDir,omitempty"` // kept: node data and logs
+	// Messages and Outages are the run's timeline (timeline.go): every
+	// message sent, and every interval a node or pair was held apart.
+	Messages []MessageResult `json:"messages,omitempty"`
+	Outages  []Outage        `json:"outages,omitempty"`
 }
 
 // StepResult is one step as it ran; times in seconds from the first step.

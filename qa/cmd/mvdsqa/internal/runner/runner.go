@@ -111,6 +111,7 @@ type run struct {
 	order   []string
 	senders map[string]bool
 	done    []StepResult
+	outages outageLog
 }
 
 type sentMessage struct {
@@ -153,7 +154,7 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 	}
 	r := &run{s: s, opts: opts, byName: map[string]*node{}, labels: map[string][2]time.Time{},
 		sent: map[string]*sentMessage{}, senders: map[string]bool{}, start: time.Now()}
-	res := &Result{Scenario: s.Name, File: s.File, Variant: opts.Variant(), Started: r.start}
+	res := &Result{Scenario: s.Name, Description: s.Description, File: s.File, Variant: opts.Variant(), Started: r.start}
 	defer func() { res.Duration = time.Since(r.start).Round(time.Millisecond) }()
 
 	if err := checkStatusGo(s, opts); err != nil {
@@ -213,6 +214,7 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 		res.Error = strings.TrimPrefix(res.Error+"; "+err.Error(), "; ")
 	}
 	res.Sent, res.Accepted = r.counts()
+	res.Messages, res.Outages = r.messageResults(), r.outages.results(r.start, time.Now())
 	return res
 }
 
@@ -456,6 +458,7 @@ func (r *run) step(ctx context.Context, st scenario.Step) error {
 	err := r.do(ctx, st)
 	ended := time.Now()
 	r.setLabel(st.Label, began, ended)
+	r.outages.step(st, began, ended, err)
 	sr := StepResult{Line: st.Line, Kind: string(st.Kind), Label: st.Label, Node: st.Node,
 		Start: began.Sub(r.start).Seconds(), End: ended.Sub(r.start).Seconds()}
 	if err != nil {

@@ -34,6 +34,7 @@ func (r *run) do(ctx context.Context, st scenario.Step) error {
 		return r.online(ctx, n)
 	case scenario.StepFlap:
 		for i := 0; i < st.Times; i++ {
+			down := time.Now()
 			if err := n.client.SetOnline(ctx, false); err != nil {
 				return err
 			}
@@ -43,6 +44,7 @@ func (r *run) do(ctx context.Context, st scenario.Step) error {
 			if err := r.online(ctx, n); err != nil {
 				return err
 			}
+			r.outages.add(OutageOffline, []string{st.Node}, st.Line, down, time.Now())
 			if i < st.Times-1 {
 				if err := sleep(ctx, st.Up); err != nil {
 					return err
