@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/runner"
 )
@@ -82,8 +83,8 @@ func readResults(path string) ([]*runner.Result, error) {
 		return nil, fmt.Errorf("%s: not the JSON results of mvdsqa run -json: %w", path, err)
 	}
 	for i, r := range rs {
-		if r == nil || r.Scenario == "" || (r.Variant != "stock" && r.Variant != "guarded") {
-			return nil, fmt.Errorf("%s: result %d: want a scenario name and a variant of stock or guarded", path, i+1)
+		if r == nil || r.Scenario == "" || (r.Variant != "stock" && r.Variant != "guarded" && !strings.HasPrefix(r.Variant, runner.VariantStatusGo)) {
+			return nil, fmt.Errorf("%s: result %d: want a scenario name and a variant of stock, guarded or status-go", path, i+1)
 		}
 	}
 	return rs, nil
