@@ -112,6 +112,7 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("q", false, "do not print each step")
 	slack := fs.Float64("slack", 1, "multiply every expectation's time limit (for machines busy with other work)")
 	listenHost := listenHostFlag(fs)
+	netns := netnsFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: mvdsqa run [flags] SCENARIO.yaml|DIR ...\n")
 		fs.PrintDefaults()
@@ -141,12 +142,16 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opts := runner.Options{WorkDir: *work, Keep: *keep, NodeBinary: *binary, Processes: *processes,
-		Epoch: *epoch, Stock: *variant == "stock", Slack: *slack, ListenHost: *listenHost}
+		Epoch: *epoch, Stock: *variant == "stock", Slack: *slack, ListenHost: *listenHost, NetNS: *netns}
 	if !*quiet {
 		opts.Progress = stdout
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := checkNetns(ctx, scenarios, *netns); err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 2
+	}
 	var results []*runner.Result
 	for _, s := range scenarios {
 		if *variant == "both" {

@@ -23,6 +23,10 @@ type Result struct {
 	Steps        []StepResult   `json:"steps"`
 	Expectations []ExpectResult `json:"expectations"`
 	WorkDir      string         `json:"workDir,omitempty"` // kept: node data and logs
+	// Network is what the kernel offered a -netns run; Faults what made
+	// each fault its steps asked for.
+	Network string        `json:"network,omitempty"`
+	Faults  []FaultResult `json:"faults,omitempty"`
 }
 
 // StepResult is one step as it ran; times in seconds from the first step.
@@ -160,6 +164,7 @@ func WriteText(w io.Writer, r *Result) {
 			fmt.Fprintf(w, "         %s\n", x.Detail)
 		}
 	}
+	writeFaults(w, r)
 	if r.WorkDir != "" {
 		fmt.Fprintf(w, "      node data and logs: %s\n", r.WorkDir)
 	}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/mvdsguard/mvdsguard/mvds"
+	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/netfault"
 	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/qanode"
 	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/scenario"
 )
@@ -60,6 +61,12 @@ type Options struct {
 	// in parallel under the race detector — runs epochs late; results
 	// state the slack they were judged with.
 	Slack float64
+	// NetNS puts every node the runner starts in a network namespace of its
+	// own, as a process, and makes faults in the kernel: offline is the
+	// link down, partitions are packet filters, latency is netem or the
+	// NFQUEUE delayer; the netem, link_down, link_up and ip_change steps
+	// need it. It needs root (see CheckNetns).
+	NetNS bool
 	// Progress, when set, receives a line per step.
 	Progress io.Writer
 }
@@ -89,7 +96,10 @@ type run struct {
 	obs    *observer
 	start  time.Time
 
-	faults sync.Mutex // the nodes' parted and latency
+	faults    sync.Mutex // the nodes' parted and latency, and netParted
+	lab       *netfault.Lab
+	netParted map[[2]*node]bool // -netns: the pairs cut by packet filters
+	kfaults   []FaultResult     // -netns: what made each fault (under mu)
 
 	mu      sync.Mutex
 	labels  map[string][2]time.Time
@@ -138,7 +148,7 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 		}
 	}
 	r := &run{s: s, opts: opts, byName: map[string]*node{}, labels: map[string][2]time.Time{},
-		sent: map[string]*sentMessage{}, senders: map[string]bool{}, start: time.Now()}
+		sent: map[string]*sentMessage{}, senders: map[string]bool{}, start: time.Now(), netParted: map[[2]*node]bool{}}
 	res := &Result{Scenario: s.Name, File: s.File, Variant: opts.Variant(), Started: r.start}
 	defer func() { res.Duration = time.Since(r.start).Round(time.Millisecond) }()
 
@@ -154,6 +164,8 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 		for _, n := range r.nodes {
 			n.stop()
 		}
+		r.closeLab()
+		res.Faults = r.faultResults()
 		res.Passed = res.Error == "" && allPassed(res.Expectations)
 		if opts.WorkDir == "" && !opts.Keep && res.Passed {
 			_ = os.RemoveAll(r.work)
@@ -161,6 +173,16 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 			res.WorkDir = r.work
 		}
 	}()
+	if opts.NetNS {
+		if err := r.openLab(ctx); err != nil {
+			res.Error = "setup: " + err.Error()
+			return res
+		}
+		res.Network = r.lab.Caps().String()
+	} else if err := CheckNetns(ctx, s, false); err != nil {
+		res.Error = "setup: " + err.Error()
+		return res
+	}
 	if err := r.setup(ctx); err != nil {
 		res.Error = "setup: " + err.Error()
 		return res
@@ -265,7 +287,7 @@ func (r *run) counts() (sent, accepted int) {
 // online, and creates the groups.
 func (r *run) setup(ctx context.Context) error {
 	for _, sn := range r.s.Nodes {
-		if r.opts.Processes && sn.Run == scenario.InProcess {
+		if (r.opts.Processes || r.lab != nil) && sn.Run == scenario.InProcess {
 			sn.Run = scenario.Process
 		}
 		dir := nodeDir(r.work, sn.Name)
@@ -278,6 +300,15 @@ func (r *run) setup(ctx context.Context) error {
 		}}
 		if !r.opts.Stock {
 			n.cfg.Policies = r.s.Policies
+		}
+		if r.lab != nil && n.local() {
+			h, err := r.lab.AddHost(ctx, sn.Name)
+			if err != nil {
+				return err
+			}
+			// Every address of its namespace, so an address change keeps
+			// the listener.
+			n.host, n.cfg.Listen = h, "0.0.0.0:0"
 		}
 		if n.local() {
 			logger, f, err := fileLogger(filepath.Join(dir, "node.log"))
@@ -444,6 +475,16 @@ func describeStep(st scenario.Step) string {
 	switch st.Kind {
 	case scenario.StepSend:
 		return fmt.Sprintf("send %s ×%d", st.Send.ID, st.Send.Count)
+	case scenario.StepNetem:
+		target := st.Node
+		if target == "" {
+			target = st.Pair[0] + "–" + st.Pair[1]
+		}
+		s := fmt.Sprintf("netem %s: %s", target, st.Shape)
+		if st.For > 0 {
+			s += " for " + st.For.String()
+		}
+		return s
 	case scenario.StepPartition, scenario.StepHeal, scenario.StepConnect, scenario.StepDisconnect:
 		if st.All {
 			return string(st.Kind) + " all"

@@ -19,8 +19,10 @@ func (r *run) do(ctx context.Context, st scenario.Step) error {
 	switch st.Kind {
 	case scenario.StepSend:
 		return r.send(ctx, st.Send)
+	case scenario.StepNetem, scenario.StepLinkDown, scenario.StepLinkUp, scenario.StepIPChange, scenario.StepPause:
+		return r.kernelStep(ctx, st)
 	case scenario.StepOffline:
-		if err := n.client.SetOnline(ctx, false); err != nil {
+		if err := r.setOnline(ctx, st, n, false); err != nil {
 			return err
 		}
 		if st.For == 0 {
@@ -29,18 +31,18 @@ func (r *run) do(ctx context.Context, st scenario.Step) error {
 		if err := sleep(ctx, st.For); err != nil {
 			return err
 		}
-		return r.online(ctx, n)
+		return r.setOnline(ctx, st, n, true)
 	case scenario.StepOnline:
-		return r.online(ctx, n)
+		return r.setOnline(ctx, st, n, true)
 	case scenario.StepFlap:
 		for i := 0; i < st.Times; i++ {
-			if err := n.client.SetOnline(ctx, false); err != nil {
+			if err := r.setOnline(ctx, st, n, false); err != nil {
 				return err
 			}
 			if err := sleep(ctx, st.Down); err != nil {
 				return err
 			}
-			if err := r.online(ctx, n); err != nil {
+			if err := r.setOnline(ctx, st, n, true); err != nil {
 				return err
 			}
 			if i < st.Times-1 {
@@ -69,8 +71,14 @@ func (r *run) do(ctx context.Context, st scenario.Step) error {
 		}
 		return r.restart(ctx, n)
 	case scenario.StepPartition, scenario.StepHeal:
+		if r.lab != nil {
+			return r.netnsPartition(ctx, st)
+		}
 		return r.partition(ctx, st)
 	case scenario.StepLatency:
+		if r.lab != nil {
+			return r.netnsLatency(ctx, st, n)
+		}
 		r.faults.Lock()
 		n.latency = st.Delay
 		r.faults.Unlock()
@@ -249,6 +257,18 @@ func (r *run) sleepNode(ctx context.Context, n *node, d time.Duration) error {
 		return err
 	}
 	return r.online(ctx, n)
+}
+
+// setOnline takes a node off the network or brings it back: through its
+// API, or under -netns with its link.
+func (r *run) setOnline(ctx context.Context, st scenario.Step, n *node, online bool) error {
+	if r.lab != nil && n.host != nil {
+		return r.netnsOnline(ctx, st, n, online)
+	}
+	if online {
+		return r.online(ctx, n)
+	}
+	return n.client.SetOnline(ctx, false)
 }
 
 // online brings a node back and waits until its connectivity signal says
