@@ -28,9 +28,8 @@ type FaultResult struct {
 }
 
 var (
-	capsOnce  sync.Once
-	caps      netfault.Caps
-	sweepOnce sync.Once
+	capsOnce sync.Once
+	caps     netfault.Caps
 )
 
 // NetnsCaps detects, once per process, what the kernel offers for -netns.
@@ -78,19 +77,16 @@ func walkSteps(steps []scenario.Step, fn func(scenario.Step)) {
 	}
 }
 
-// openLab removes what killed runs left behind, once per process, and makes
-// this run's lab.
+// openLab removes what killed runs left behind and makes this run's lab.
 func (r *run) openLab(ctx context.Context) error {
 	if err := CheckNetns(ctx, r.s, true); err != nil {
 		return err
 	}
-	sweepOnce.Do(func() {
-		if removed, err := netfault.Sweep(ctx); err != nil {
-			r.progress("leftovers of earlier runs: %v", err)
-		} else if len(removed) > 0 {
-			r.progress("removed %d namespaces left by earlier runs", len(removed))
-		}
-	})
+	if removed, err := netfault.Sweep(ctx); err != nil {
+		r.progress("leftovers of earlier runs: %v", err)
+	} else if len(removed) > 0 {
+		r.progress("removed %d namespaces left by earlier runs: %s", len(removed), strings.Join(removed, ", "))
+	}
 	lab, err := netfault.NewLab(ctx, NetnsCaps(ctx), nil)
 	if err != nil {
 		return err

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/runner"
+)
+
+const netemSuite = "../../../fixtures/scenarios/netem"
+
+// needKernelFaults skips, saying why, where this machine cannot make kernel
+// faults (CI runs as root with iproute2, nftables and iptables installed).
+func needKernelFaults(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs go-waku nodes in network namespaces")
+	}
+	if err := runner.NetnsCaps(context.Background()).Usable(); err != nil {
+		t.Skipf("kernel faults cannot be made here: %v", err)
+	}
+}
+
+// ourNamespaces lists the namespaces of runs whose runner had pid.
+func ourNamespaces(t *testing.T, pid int) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/run/netns")
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), fmt.Sprintf("mvdsqa-%d-", pid)) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// TestTheNetemSuiteInTheKernel is `make demo-netem` in CI: the netem suite,
+// stock and guarded side by side, every node in a namespace of its own, the
+// faults made by the kernel — netem where it exists, the fallbacks where it
+// does not. The guarded runs must meet every expectation; the table prints
+// stock beside them and the report names each fault's mechanism.
+func TestTheNetemSuiteInTheKernel(t *testing.T) {
+	needKernelFaults(t)
+	bin := buildMvdsqa(t)
+	t.Setenv("TMPDIR", t.TempDir())
+	var out, errOut bytes.Buffer
+	code := run([]string{"demo", "-netns", "-sim=false", "-suite", netemSuite, "-slack", "2", "-node-binary", bin}, &out, &errOut)
+	t.Logf("\n%s", out.String())
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, errOut.String())
+	}
+	if !regexp.MustCompile(`scenarios with every expectation met\s+\d of 5\s+5 of 5`).MatchString(out.String()) {
+		t.Errorf("summary row missing or wrong")
+	}
+	caps := runner.NetnsCaps(context.Background())
+	want := []string{"link down — ip link set eth0 down", "paused for 20s — SIGSTOP, then SIGCONT"}
+	if caps.Netem {
+		want = append(want, "tc netem on its link")
+	} else {
+		want = append(want, "delay 1s ± 100ms — NFQUEUE delayer", "loss 50% — nftables numgen random drop", "rate 1kbit — tbf")
+	}
+	for _, w := range want {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("output lacks %q", w)
+		}
+	}
+	if left := ourNamespaces(t, os.Getpid()); len(left) > 0 {
+		t.Errorf("namespaces left behind: %v", left)
+	}
+}
+
+// TestAKilledRunnersLeftoversGoWithTheNextRun: a runner killed with SIGKILL
+// mid-scenario cannot clean up; its namespaces stay. The next run removes
+// them before it starts, and passes.
+func TestAKilledRunnersLeftoversGoWithTheNextRun(t *testing.T) {
+	needKernelFaults(t)
+	bin := buildMvdsqa(t)
+	dir := t.TempDir()
+	long := filepath.Join(dir, "long.yaml")
+	if err := os.WriteFile(long, []byte("name: long\nnodes:\n  a: {}\n  b: {}\nsteps:\n  - link_down: {node: b, for: 5s}\n  - wait: 5m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	first := exec.Command(bin, "run", "-netns", "-work", filepath.Join(dir, "first"), long)
+	var firstOut bytes.Buffer
+	first.Stdout, first.Stderr = &firstOut, &firstOut
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = first.Wait(); close(exited) }()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(firstOut.String(), "link_down b") {
+		select {
+		case <-exited:
+			t.Fatalf("the first run ended early:\n%s", firstOut.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = first.Process.Kill()
+			t.Fatalf("the first run never reached its steps:\n%s", firstOut.String())
+		}
+	}
+	_ = first.Process.Signal(syscall.SIGKILL)
+	<-exited
+	left := ourNamespaces(t, first.Process.Pid)
+	if len(left) != 3 { // the bridge and two hosts
+		t.Fatalf("after SIGKILL: namespaces %v, want the bridge's and two hosts'", left)
+	}
+
+	short := filepath.Join(dir, "short.yaml")
+	if err := os.WriteFile(short, []byte(`name: short
+nodes:
+  a: {}
+  b: {}
+steps:
+  - send: {from: a, to: b, id: m, flow: one_to_one}
+  - link_down: {node: b, for: 2s}
+expect:
+  - delivered: {message: m, within: 10s}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"run", "-netns", "-node-binary", bin, "-slack", "2", short}, &out, &errOut); code != 0 {
+		t.Fatalf("second run: exit %d\n%s\n%s", code, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "removed 3 namespaces left by earlier runs") {
+		t.Errorf("the second run did not say it removed the leftovers:\n%s", out.String())
+	}
+	if left := ourNamespaces(t, first.Process.Pid); len(left) > 0 {
+		t.Errorf("leftovers still there: %v", left)
+	}
+	if left := ourNamespaces(t, os.Getpid()); len(left) > 0 {
+		t.Errorf("the second run left %v", left)
+	}
+}
+
+// TestNetnsRefusesWhatCannotRun: without root -netns says so, with the
+// scenario's file and line; a kernel step without -netns too. Nothing runs
+// and nothing is left.
+func TestNetnsRefusesWhatCannotRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds mvdsqa")
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "k.yaml")
+	if err := os.WriteFile(file, []byte("name: k\nnodes:\n  a: {}\n  b: {}\nsteps:\n  - wait: 1s\n  - netem: {node: a, loss: 5%}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"run", file}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), file+":7: netem: a kernel fault; run with -netns (as root)") {
+		t.Errorf("without -netns: exit %d, stderr %q", code, errOut.String())
+	}
+	if os.Geteuid() != 0 {
+		out.Reset()
+		errOut.Reset()
+		if code := run([]string{"run", "-netns", file}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), file+":7: -netns: needs root") {
+			t.Errorf("-netns as uid %d: exit %d, stderr %q", os.Geteuid(), code, errOut.String())
+		}
+		return
+	}
+	// As root, run the command as nobody.
+	bin := buildMvdsqa(t)
+	if err := os.Chmod(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "-netns", file)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	cmd.Dir = dir
+	got, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Fatalf("as nobody: %v\n%s", err, got)
+	}
+	if !strings.Contains(string(got), file+":7: -netns: needs root (network namespaces, veth, qdiscs and packet filters need CAP_NET_ADMIN and CAP_SYS_ADMIN); running as uid 65534") {
+		t.Errorf("as nobody:\n%s", got)
+	}
+	if left, _ := filepath.Glob("/run/netns/mvdsqa-*-probe"); len(left) > 0 {
+		t.Errorf("left %v", left)
+	}
+}
