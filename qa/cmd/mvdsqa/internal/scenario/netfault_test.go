@@ -97,3 +97,16 @@ func TestNetemSuiteParses(t *testing.T) {
 		}
 	}
 }
+
+// The Kubernetes example drives the StatefulSet's pods as remote nodes.
+func TestKubernetesExampleScenarioParses(t *testing.T) {
+	s, err := Load("../../../../../deploy/k8s/example-scenario.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range s.Nodes {
+		if n.Run != Remote || n.TokenEnv != "QA_TOKEN" {
+			t.Errorf("node %s: %+v", n.Name, n)
+		}
+	}
+}
