@@ -9,6 +9,7 @@
 //	mvdsqa run    [-junit F] [-json F] [-variant guarded|stock|both] [-slack X] [-processes] [-node-binary F] [-listen-host H] [-work DIR] [-keep] [-q] SCENARIO.yaml|DIR ...
 //	mvdsqa demo   [-suite fixtures/scenarios] [-slack X] [-processes] [-listen-host H] [-junit F] [-json F] [-sim=true] [-epoch 10ms] [-seed 1] [-messages 100] [-keep]
 //	mvdsqa outage [-epoch 10ms] [-seed 1] [-messages 1000] [-keep] [-outages 1m,1h,72h,336h]
+//	mvdsqa dst    gen|outage|scale [flags] (DST scale on one machine; docs/dst.md)
 //	mvdsqa bench  [-messages 1000] [-rate 100] [-queued 100] [-disconnect 30s] [-horizon 3m] [-within 2s] [-doc docs/benchmarks.md]
 //
 // Run `mvdsqa <command> -h` for every flag.
@@ -32,6 +33,7 @@ commands:
   demo    the default scenario suite, stock and guarded side by side, and the comparison table
   outage  the outage matrix: messages queued offline, delivery after reconnect (simulated)
   bench   over real go-waku relay: send-to-ack latency and delivery after a disconnect, stock vs guarded
+  dst     DST scale on one machine: the 1:1 outage plan on 100 processes, and the cost per node (gen, outage, scale)
 `
 
 func main() {
@@ -77,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitCode("outage", runOutage(cfg, stdout), stderr)
 	case "bench":
 		return runBenchCmd(args[1:], stdout, stderr)
+	case "dst":
+		return runDSTCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -27,6 +27,9 @@ type Result struct {
 	// each fault its steps asked for.
 	Network string        `json:"network,omitempty"`
 	Faults  []FaultResult `json:"faults,omitempty"`
+	// Messages and Usage: with Options.Detail and Options.Usage.
+	Messages []MessageResult `json:"messages,omitempty"`
+	Usage    *Usage          `json:"usage,omitempty"`
 }
 
 // StepResult is one step as it ran; times in seconds from the first step.

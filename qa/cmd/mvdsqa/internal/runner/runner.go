@@ -67,6 +67,11 @@ type Options struct {
 	// NFQUEUE delayer; the netem, link_down, link_up and ip_change steps
 	// need it. It needs root (see CheckNetns).
 	NetNS bool
+	// Detail adds each message's path to the result (Result.Messages).
+	Detail bool
+	// Usage measures what the run's process nodes and the runner cost
+	// while the steps run (Result.Usage).
+	Usage bool
 	// Progress, when set, receives a line per step.
 	Progress io.Writer
 }
@@ -100,6 +105,9 @@ type run struct {
 	lab       *netfault.Lab
 	netParted map[[2]*node]bool // -netns: the pairs cut by packet filters
 	kfaults   []FaultResult     // -netns: what made each fault (under mu)
+
+	back            map[string]time.Time // Detail: when each node last came back online (under mu)
+	offlineAttempts map[string]int       // Detail: a message's attempts when its sender came back (under mu)
 
 	mu      sync.Mutex
 	labels  map[string][2]time.Time
@@ -196,6 +204,10 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 
 	r.start = time.Now()
 	r.setLabel(scenario.AfterStart, r.start, r.start)
+	var usage *sampler
+	if opts.Usage {
+		usage = startSampler(r, 2*time.Second)
+	}
 	err = r.steps(ctx, s.Steps)
 	end := time.Now()
 	r.setLabel(scenario.AfterEnd, end, end)
@@ -207,6 +219,12 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 		}
 	}
 	res.Expectations = r.evaluate(ctx)
+	if usage != nil {
+		res.Usage = usage.finish(ctx)
+	}
+	if opts.Detail {
+		res.Messages = r.messageResults()
+	}
 	res.Sent, res.Accepted = r.counts()
 	return res
 }

@@ -262,6 +262,9 @@ func (r *run) sleepNode(ctx context.Context, n *node, d time.Duration) error {
 // setOnline takes a node off the network or brings it back: through its
 // API, or under -netns with its link.
 func (r *run) setOnline(ctx context.Context, st scenario.Step, n *node, online bool) error {
+	if online {
+		r.noteBack(ctx, n)
+	}
 	if r.lab != nil && n.host != nil {
 		return r.netnsOnline(ctx, st, n, online)
 	}

@@ -28,7 +28,7 @@ const (
 	maxDuration = 30 * time.Minute
 	maxCount    = 10000
 	maxTimes    = 1000
-	maxNodes    = 64
+	maxNodes    = 200
 	maxDepth    = 4 // parallel inside parallel …
 )
 
