@@ -332,13 +332,13 @@ func dstScale(args []string, stdout, stderr io.Writer) int {
 	for _, l := range lines {
 		u := l.r.Usage
 		if u == nil {
-			fmt.Fprintf(tw, "%d\t%.0f s\t—\t—\t—\t—\t—\t%d\t%v (%s)\n", l.n, l.setup, l.r.Accepted, false, l.r.Error)
+			fmt.Fprintf(tw, "%d\t%.1f s\t—\t—\t—\t—\t—\t%d\t%v (%s)\n", l.n, l.setup, l.r.Accepted, false, l.r.Error)
 			continue
 		}
 		if l.r.Passed && l.n > largest {
 			largest = l.n
 		}
-		fmt.Fprintf(tw, "%d\t%.0f s\t%.0f / %.0f MiB\t%.1f %%\t%.0f %%\t%.1f %%\t%.0f MiB\t%d\t%v\n", l.n, l.setup, u.NodeRSSMiB, u.NodeRSSMaxMiB,
+		fmt.Fprintf(tw, "%d\t%.1f s\t%.0f / %.0f MiB\t%.1f %%\t%.0f %%\t%.1f %%\t%.0f MiB\t%d\t%v\n", l.n, l.setup, u.NodeRSSMiB, u.NodeRSSMaxMiB,
 			u.NodeCPU, u.NodeCPU*float64(u.Nodes), u.RunnerCPU, u.RunnerRSSMiB, l.r.Accepted, l.r.Passed)
 	}
 	tw.Flush()
