@@ -57,8 +57,27 @@ type outagePlan struct {
 	seed        int64
 }
 
-// outageYAML writes the plan as a scenario: node 0 is a hub every other
-// node dials; sender i and receiver i each go offline for a duration drawn
+// writeLattice writes the nodes of a large scenario with the links a
+// network of that size has: every node dials the first (a bootstrap node)
+// and the nodes 1, 4 and 9 places before it, so each has about eight
+// peers and no single node carries everyone's traffic. (With the first node
+// alone, gossipsub's mesh — at most 12 peers — leaves most of a star's
+// leaves to gossip, and delivery turns slow and uneven.)
+func writeLattice(b *strings.Builder, names []string) {
+	fmt.Fprintf(b, "  %s: {}\n", names[0])
+	for k := 1; k < len(names); k++ {
+		peers := []string{names[0]}
+		for _, back := range []int{1, 4, 9} {
+			if j := k - back; j >= 1 {
+				peers = append(peers, names[j])
+			}
+		}
+		fmt.Fprintf(b, "  %s: {connect: [%s]}\n", names[k], strings.Join(peers, ", "))
+	}
+}
+
+// outageYAML writes the plan as a scenario: a bootstrap node "hub" and a
+// lattice of links (writeLattice); sender i and receiver i each go offline for a duration drawn
 // uniformly from [minOut, maxOut], starting together within the first 10 s,
 // and the sender sends its message half a second into its outage.
 func outageYAML(p outagePlan) string {
@@ -72,17 +91,19 @@ func outageYAML(p outagePlan) string {
 		"  drawn %v to %v while the sender sends one 1:1 message; every message\n"+
 		"  must eventually be received, once.\n", p.pairs, p.idle, p.minOut, p.maxOut)
 	timeout := p.maxOut + 10*time.Minute
-	fmt.Fprintf(&b, "timeout: %v\nnodes:\n  hub: {}\n", timeout)
+	fmt.Fprintf(&b, "timeout: %v\nnodes:\n", timeout)
 	w := len(strconv.Itoa(max(p.pairs, p.idle)))
 	name := func(kind string, i int) string { return fmt.Sprintf("%s%0*d", kind, w, i) }
+	names := []string{"hub"}
 	for _, kind := range []string{"s", "r"} {
 		for i := 1; i <= p.pairs; i++ {
-			fmt.Fprintf(&b, "  %s: {connect: [hub]}\n", name(kind, i))
+			names = append(names, name(kind, i))
 		}
 	}
 	for i := 1; i <= p.idle; i++ {
-		fmt.Fprintf(&b, "  %s: {connect: [hub]}\n", name("i", i))
+		names = append(names, name("i", i))
 	}
+	writeLattice(&b, names)
 	b.WriteString("steps:\n  - parallel:\n")
 	draw := func() time.Duration {
 		d := p.minOut + time.Duration(rnd.Int63n(int64(p.maxOut-p.minOut)+1))
@@ -260,10 +281,12 @@ func dstOutage(args []string, stdout, stderr io.Writer) int {
 // 10 s — the timing a node count must keep.
 func scaleYAML(n int, dur time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "name: scale %d nodes\ntimeout: %v\nnodes:\n  hub: {}\n", n, dur+5*time.Minute)
+	fmt.Fprintf(&b, "name: scale %d nodes\ntimeout: %v\nnodes:\n", n, dur+5*time.Minute)
+	names := []string{"hub"}
 	for i := 1; i < n; i++ {
-		fmt.Fprintf(&b, "  n%03d: {connect: [hub]}\n", i)
+		names = append(names, fmt.Sprintf("n%03d", i))
 	}
+	writeLattice(&b, names)
 	b.WriteString("steps:\n  - parallel:\n")
 	every := 5 * time.Second
 	count := int(dur / every)
