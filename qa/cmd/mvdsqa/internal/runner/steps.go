@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"syscall"
 	"time"
@@ -151,7 +152,7 @@ func (r *run) send(ctx context.Context, s *scenario.Send) error {
 		if s.To != "" {
 			req.To = r.byName[s.To].info.ID
 		}
-		_, err := from.client.Send(ctx, req)
+		err := sendOnce(ctx, from, req)
 		m := &sentMessage{id: id, from: s.From, to: to, at: time.Now(), accepted: err == nil}
 		if err != nil {
 			m.err = err.Error()
@@ -169,6 +170,27 @@ func (r *run) send(ctx context.Context, s *scenario.Send) error {
 		r.progress("%d of %d sends refused (allowed): first: %s", len(failures), len(s.IDs()), failures[0])
 	}
 	return nil
+}
+
+// sendOnce asks a node to send a message. A request that got no HTTP
+// answer at all (the connection closed under a loaded machine) may or may
+// not have reached the node: the runner asks the node whether it has the
+// message, and sends again only if it has not — message ids are unique, so
+// the message is sent once either way.
+func sendOnce(ctx context.Context, n *node, req qanode.SendRequest) error {
+	_, err := n.client.Send(ctx, req)
+	var status *qanode.StatusError
+	if err == nil || errors.As(err, &status) || ctx.Err() != nil {
+		return err
+	}
+	_, gerr := n.client.Message(ctx, req.ID)
+	if gerr == nil {
+		return nil
+	}
+	if errors.As(gerr, &status) && status.Code == http.StatusNotFound {
+		_, err = n.client.Send(ctx, req)
+	}
+	return err
 }
 
 // restart starts a killed node again on the same data and addresses, dials
