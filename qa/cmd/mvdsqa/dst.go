@@ -256,7 +256,7 @@ func dstOutage(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "\n%s — %d processes\n", s.Name, len(s.Nodes))
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "variant\teventual delivery\treconnect → delivery p50 / p99 / max\tattempts wasted offline\tnode RSS (mean)\tnode CPU\trunner CPU\tall expectations")
+	fmt.Fprintln(tw, "variant\teventual delivery\treconnect → delivery p50 / p99 / max\tattempts wasted offline\tnode RSS (mean)\tnode CPU\trunner CPU\tstart-up\tall expectations")
 	code := 0
 	for _, r := range results {
 		row := summarize(r)
@@ -264,9 +264,9 @@ func dstOutage(args []string, stdout, stderr io.Writer) int {
 		if u == nil {
 			u = &runner.Usage{}
 		}
-		fmt.Fprintf(tw, "%s\t%d of %d (%.0f %%)\t%.1f / %.1f / %.1f s\t%d (%d messages)\t%.0f MiB\t%.1f %%\t%.0f %%\t%v\n",
+		fmt.Fprintf(tw, "%s\t%d of %d (%.0f %%)\t%.1f / %.1f / %.1f s\t%d (%d messages)\t%.0f MiB\t%.1f %%\t%.1f %%\t%.0f s\t%v\n",
 			row.variant, row.received, row.sent, 100*float64(row.received)/math.Max(1, float64(row.sent)),
-			row.p50, row.p99, row.maxT, row.wasted, row.wastedMsgs, u.NodeRSSMiB, u.NodeCPU, u.RunnerCPU, row.passed)
+			row.p50, row.p99, row.maxT, row.wasted, row.wastedMsgs, u.NodeRSSMiB, u.NodeCPU, u.RunnerCPU, r.SetupSeconds, row.passed)
 		if row.variant == "guarded" && !row.passed {
 			code = 1
 		}
@@ -339,11 +339,7 @@ func dstScale(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "== %d nodes\n", n)
 		r := runner.Run(ctx, s, runner.Options{Processes: true, NodeBinary: *binary, Poll: *poll, Usage: true, Stock: *stock})
 		runner.WriteText(stdout, r)
-		setup := r.Duration.Seconds()
-		if r.Usage != nil {
-			setup -= r.Usage.Seconds
-		}
-		lines = append(lines, line{n, setup, r})
+		lines = append(lines, line{n, r.SetupSeconds, r})
 		if ctx.Err() != nil {
 			break
 		}

@@ -27,6 +27,8 @@ type Result struct {
 	// each fault its steps asked for.
 	Network string        `json:"network,omitempty"`
 	Faults  []FaultResult `json:"faults,omitempty"`
+	// SetupSeconds is how long starting and connecting the nodes took.
+	SetupSeconds float64 `json:"setupSeconds"`
 	// Messages and Usage: with Options.Detail and Options.Usage.
 	Messages []MessageResult `json:"messages,omitempty"`
 	Usage    *Usage          `json:"usage,omitempty"`

@@ -169,9 +169,14 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	defer func() {
+		// Every node at once: a node may take seconds to close, and a
+		// run of a hundred would wait for each in turn.
+		var stopping sync.WaitGroup
 		for _, n := range r.nodes {
-			n.stop()
+			stopping.Add(1)
+			go func() { defer stopping.Done(); n.stop() }()
 		}
+		stopping.Wait()
 		r.closeLab()
 		res.Faults = r.faultResults()
 		res.Passed = res.Error == "" && allPassed(res.Expectations)
@@ -203,6 +208,7 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 	defer func() { stopObs(); obsDone.Wait() }()
 
 	r.start = time.Now()
+	res.SetupSeconds = r.start.Sub(res.Started).Seconds()
 	r.setLabel(scenario.AfterStart, r.start, r.start)
 	var usage *sampler
 	if opts.Usage {
