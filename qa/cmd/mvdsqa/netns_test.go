@@ -84,7 +84,8 @@ func TestTheNetemSuiteInTheKernel(t *testing.T) {
 
 // TestAKilledRunnersLeftoversGoWithTheNextRun: a runner killed with SIGKILL
 // mid-scenario cannot clean up; its namespaces stay. The next run removes
-// them before it starts, and passes.
+// them before it starts, and passes — through a link down, an address
+// change, a partition and a latency, all made by the kernel.
 func TestAKilledRunnersLeftoversGoWithTheNextRun(t *testing.T) {
 	needKernelFaults(t)
 	bin := buildMvdsqa(t)
@@ -125,11 +126,20 @@ func TestAKilledRunnersLeftoversGoWithTheNextRun(t *testing.T) {
 nodes:
   a: {}
   b: {}
+  c: {}
 steps:
-  - send: {from: a, to: b, id: m, flow: one_to_one}
+  - send: {from: a, to: b, id: m1, flow: one_to_one}
   - link_down: {node: b, for: 2s}
+  - ip_change: b
+  - send: {from: a, to: b, id: m2, flow: one_to_one}
+  - partition: [a, c]
+  - latency: {node: b, delay: 200ms}
+  - wait: 2s
+  - heal: all
 expect:
-  - delivered: {message: m, within: 10s}
+  - delivered: {message: m1, within: 30s}
+  - delivered: {message: m2, within: 30s}
+  - no_duplicates: true
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -137,8 +147,12 @@ expect:
 	if code := run([]string{"run", "-netns", "-node-binary", bin, "-slack", "2", short}, &out, &errOut); code != 0 {
 		t.Fatalf("second run: exit %d\n%s\n%s", code, out.String(), errOut.String())
 	}
-	if !strings.Contains(out.String(), "removed 3 namespaces left by earlier runs") {
-		t.Errorf("the second run did not say it removed the leftovers:\n%s", out.String())
+	for _, want := range []string{"removed 3 namespaces left by earlier runs",
+		"ip_change b: address 10.213.0.", "its sockets on the old address aborted (ss -K)",
+		"partition a–c: partition — nftables drop rules in both namespaces", "latency b (everything it receives): delay 200ms"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the second run's output lacks %q:\n%s", want, out.String())
+		}
 	}
 	if left := ourNamespaces(t, first.Process.Pid); len(left) > 0 {
 		t.Errorf("leftovers still there: %v", left)

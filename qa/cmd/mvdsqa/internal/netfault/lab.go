@@ -204,8 +204,8 @@ func (h *Host) SetLink(ctx context.Context, up bool) error {
 	return nil
 }
 
-// ChangeIP gives the host a new address, dropping the old one: connections
-// on the old address are dead, and peers must find it again.
+// ChangeIP gives the host a new address, dropping the old one and aborting
+// the host's connections on it; peers must find it again.
 func (h *Host) ChangeIP(ctx context.Context) (old, new net.IP, err error) {
 	h.lab.mu.Lock()
 	ip, err := h.lab.allocIP()
@@ -225,6 +225,13 @@ func (h *Host) ChangeIP(ctx context.Context) (old, new net.IP, err error) {
 		if err := command(ctx, "", "ip", args...); err != nil {
 			return nil, nil, err
 		}
+	}
+	// The node's sockets on the old address are aborted, as a phone's OS
+	// does on a network change; left alone they would hang until their
+	// keepalives gave up. Its peers' sockets to the old address are not:
+	// they learn as a remote peer does, by timing out.
+	if err := command(ctx, "", "ip", "netns", "exec", h.ns, "ss", "-K", "src", old.String()); err != nil {
+		return nil, nil, err
 	}
 	h.mu.Lock()
 	h.ip = ip

@@ -225,8 +225,9 @@ func (r *run) recordShape(st scenario.Step, target string, sh netfault.Shape, me
 	}
 }
 
-// changeIP gives a node a new address and tells its peers, as a discovery
-// service would; connections on the old address die on their own.
+// changeIP gives a node a new address and tells the others, as a
+// discovery service would: they drop their connections to the old address,
+// and those that dial the node dial the new one.
 func (r *run) changeIP(ctx context.Context, st scenario.Step) error {
 	n := r.byName[st.Node]
 	h, err := r.hostOf(n)
@@ -237,7 +238,18 @@ func (r *run) changeIP(ctx context.Context, st scenario.Step) error {
 	if err != nil {
 		return err
 	}
-	r.recordFault(st, n.spec.Name, fmt.Sprintf("address %s → %s", old, now), "ip addr del, ip addr add")
+	r.recordFault(st, n.spec.Name, fmt.Sprintf("address %s → %s", old, now), "ip addr del, ip addr add; its sockets on the old address aborted (ss -K)")
+	// The others close what they hold to the old address — left alone, a
+	// connection to an address that is gone lives until its keepalive gives
+	// up, half a minute or more, and pubsub keeps writing into it.
+	for _, o := range r.nodes {
+		if o == n || !o.running() {
+			continue
+		}
+		if err := o.client.Disconnect(ctx, n.info.PeerID); err != nil {
+			return fmt.Errorf("%s: drop %s's old address: %w", o.spec.Name, n.spec.Name, err)
+		}
+	}
 	if err := r.connect(ctx, n); err != nil {
 		return err
 	}
