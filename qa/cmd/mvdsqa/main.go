@@ -6,8 +6,8 @@
 // Usage:
 //
 //	mvdsqa node   -data DIR [-api 127.0.0.1:0] [-listen 127.0.0.1:0] [-light ADDR | -service] [-stock] [-policy P]... [-peer ADDR]... [-token-file F]
-//	mvdsqa run    [-junit F] [-json F] [-variant guarded|stock|both] [-slack X] [-processes] [-node-binary F] [-listen-host H] [-work DIR] [-keep] [-q] SCENARIO.yaml|DIR ...
-//	mvdsqa demo   [-suite fixtures/scenarios] [-slack X] [-processes] [-listen-host H] [-junit F] [-json F] [-sim=true] [-epoch 10ms] [-seed 1] [-messages 100] [-keep]
+//	mvdsqa run    [-junit F] [-json F] [-variant guarded|stock|both] [-slack X] [-processes] [-netns] [-poll D] [-node-binary F] [-listen-host H] [-work DIR] [-keep] [-q] SCENARIO.yaml|DIR ...
+//	mvdsqa demo   [-suite fixtures/scenarios] [-slack X] [-processes] [-netns] [-listen-host H] [-junit F] [-json F] [-sim=true] [-epoch 10ms] [-seed 1] [-messages 100] [-keep]
 //	mvdsqa outage [-epoch 10ms] [-seed 1] [-messages 1000] [-keep] [-outages 1m,1h,72h,336h]
 //	mvdsqa dst    gen|outage|scale [flags] (DST scale on one machine; docs/dst.md)
 //	mvdsqa bench  [-messages 1000] [-rate 100] [-queued 100] [-disconnect 30s] [-horizon 3m] [-within 2s] [-doc docs/benchmarks.md]
