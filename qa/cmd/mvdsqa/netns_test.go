@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -90,35 +91,12 @@ func TestAKilledRunnersLeftoversGoWithTheNextRun(t *testing.T) {
 	needKernelFaults(t)
 	bin := buildMvdsqa(t)
 	dir := t.TempDir()
-	long := filepath.Join(dir, "long.yaml")
-	if err := os.WriteFile(long, []byte("name: long\nnodes:\n  a: {}\n  b: {}\nsteps:\n  - link_down: {node: b, for: 5s}\n  - wait: 5m\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	first := exec.Command(bin, "run", "-netns", "-work", filepath.Join(dir, "first"), long)
-	var firstOut bytes.Buffer
-	first.Stdout, first.Stderr = &firstOut, &firstOut
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = first.Wait(); close(exited) }()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !strings.Contains(firstOut.String(), "link_down b") {
-		select {
-		case <-exited:
-			t.Fatalf("the first run ended early:\n%s", firstOut.String())
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			_ = first.Process.Kill()
-			t.Fatalf("the first run never reached its steps:\n%s", firstOut.String())
-		}
-	}
+	first, firstOut, exited := startLongRun(t, bin, dir, longScenario(t, dir))
 	_ = first.Process.Signal(syscall.SIGKILL)
 	<-exited
 	left := ourNamespaces(t, first.Process.Pid)
 	if len(left) != 3 { // the bridge and two hosts
-		t.Fatalf("after SIGKILL: namespaces %v, want the bridge's and two hosts'", left)
+		t.Fatalf("after SIGKILL: namespaces %v, want the bridge's and two hosts'\n%s", left, firstOut.String())
 	}
 
 	short := filepath.Join(dir, "short.yaml")
@@ -186,12 +164,30 @@ func TestNetnsRefusesWhatCannotRun(t *testing.T) {
 		}
 		return
 	}
-	// As root, run the command as nobody.
+	// As root, run the command as nobody, from a directory nobody can read.
 	bin := buildMvdsqa(t)
-	if err := os.Chmod(filepath.Dir(bin), 0o755); err != nil {
+	open, err := os.MkdirTemp("", "mvdsqa-nobody-")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(dir, 0o755); err != nil {
+	t.Cleanup(func() { os.RemoveAll(open) })
+	if err := os.Chmod(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(open, "mvdsqa")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	scen, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, file = open, filepath.Join(open, "k.yaml")
+	if err := os.WriteFile(file, scen, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "run", "-netns", file)
@@ -207,5 +203,84 @@ func TestNetnsRefusesWhatCannotRun(t *testing.T) {
 	}
 	if left, _ := filepath.Glob("/run/netns/mvdsqa-*-probe"); len(left) > 0 {
 		t.Errorf("left %v", left)
+	}
+}
+
+// longScenario is a run that reaches its steps and then waits: something to
+// interrupt.
+func longScenario(t *testing.T, dir string) string {
+	t.Helper()
+	long := filepath.Join(dir, "long.yaml")
+	if err := os.WriteFile(long, []byte("name: long\nnodes:\n  a: {}\n  b: {}\nsteps:\n  - link_down: {node: b, for: 5s}\n  - wait: 5m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return long
+}
+
+// startLongRun starts `mvdsqa run -netns` on a long scenario as a process
+// and returns once its steps have begun.
+func startLongRun(t *testing.T, bin, dir, file string) (*exec.Cmd, *syncBuffer, chan struct{}) {
+	t.Helper()
+	cmd := exec.Command(bin, "run", "-netns", "-work", filepath.Join(dir, "work"), file)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(out.String(), "link_down b") {
+		select {
+		case <-exited:
+			t.Fatalf("the run ended early:\n%s", out.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-exited
+			t.Fatalf("the run never reached its steps:\n%s", out.String())
+		}
+	}
+	return cmd, out, exited
+}
+
+// syncBuffer is a bytes.Buffer a process writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestCtrlCRemovesTheLab: an interrupted run stops its nodes and removes
+// every namespace it made before it exits.
+func TestCtrlCRemovesTheLab(t *testing.T) {
+	needKernelFaults(t)
+	bin := buildMvdsqa(t)
+	dir := t.TempDir()
+	run, out, exited := startLongRun(t, bin, dir, longScenario(t, dir))
+	if left := ourNamespaces(t, run.Process.Pid); len(left) != 3 {
+		t.Fatalf("while running: namespaces %v, want 3", left)
+	}
+	_ = run.Process.Signal(syscall.SIGINT)
+	select {
+	case <-exited:
+	case <-time.After(time.Minute):
+		_ = run.Process.Kill()
+		t.Fatalf("the run did not end within a minute of SIGINT:\n%s", out.String())
+	}
+	if left := ourNamespaces(t, run.Process.Pid); len(left) > 0 {
+		t.Errorf("after Ctrl-C: namespaces %v left\n%s", left, out.String())
 	}
 }
