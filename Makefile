@@ -13,7 +13,7 @@ export CGO_ENABLED = 1
 TEST_TIMEOUT ?= 30m
 BENCH_TIME   ?= 1x
 BENCH_COUNT  ?= 1
-MODULES      := . audit qa compat/statusgo
+MODULES      := . audit qa compat/statusgo deploy/validate
 # The platforms Status ships on: the core must vet and build for each.
 CORE_PLATFORMS := linux/amd64 darwin/arm64 windows/amd64 android/arm64 ios/arm64
 STATICCHECK  ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2

@@ -38,6 +38,7 @@ func runDemoCmd(args []string, stdout, stderr io.Writer) int {
 	binary := fs.String("node-binary", "", "mvdsqa executable for process nodes (default: this one)")
 	processes := fs.Bool("processes", false, "run every in-process node as an `mvdsqa node` process instead")
 	listenHost := listenHostFlag(fs)
+	netns := netnsFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -68,8 +69,16 @@ func runDemoCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := checkNetns(ctx, scenarios, *netns); err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 2
+	}
 	fmt.Fprintf(stdout, "mvdsguard demo: status-go's stock configuration vs the Guard (retry/)\n\n")
-	fmt.Fprintf(stdout, "The QA suite (%s) over real go-waku nodes on 127.0.0.1, each node with its own SQLite file.\n", *suite)
+	where := "on 127.0.0.1"
+	if *netns {
+		where = "each in a network namespace of its own, faults made by the kernel"
+	}
+	fmt.Fprintf(stdout, "The QA suite (%s) over real go-waku nodes %s, each node with its own SQLite file.\n", *suite, where)
 	fmt.Fprintf(stdout, "Every scenario runs twice at the same time: on stock nodes (status-go's mvds) and on guarded nodes.\n\n")
 	// Every run's nodes go to a directory of their own in one temporary
 	// directory, removed at the end unless -keep: the stock runs fail, and
@@ -82,11 +91,12 @@ func runDemoCmd(args []string, stdout, stderr io.Writer) int {
 	wd := &workdir{dir: work, keep: cfg.keep}
 	defer wd.close()
 	results, err := demoSuite(ctx, scenarios, runner.Options{WorkDir: wd.dir, Keep: cfg.keep, Slack: *slack, NodeBinary: *binary,
-		Processes: *processes, ListenHost: *listenHost}, stdout)
+		Processes: *processes, ListenHost: *listenHost, NetNS: *netns}, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
 		return 2
 	}
+	writeMechanisms(stdout, results)
 	if err := writeReports(results, *junit, *jsonOut); err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
 		return 2

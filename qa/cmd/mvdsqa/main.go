@@ -6,11 +6,12 @@
 // Usage:
 //
 //	mvdsqa node   -data DIR [-api 127.0.0.1:0] [-listen 127.0.0.1:0] [-light ADDR | -service] [-stock] [-policy P]... [-peer ADDR]... [-token-file F]
-//	mvdsqa run    [-junit F] [-json F] [-html F] [-variant guarded|stock|both] [-slack X] [-processes] [-node-binary F] [-listen-host H] [-work DIR] [-keep] [-q] SCENARIO.yaml|DIR ...
-//	mvdsqa demo   [-suite fixtures/scenarios] [-slack X] [-processes] [-listen-host H] [-junit F] [-json F] [-html F] [-sim=true] [-epoch 10ms] [-seed 1] [-messages 100] [-keep]
+//	mvdsqa run    [-junit F] [-json F] [-html F] [-variant guarded|stock|both] [-slack X] [-processes] [-netns] [-poll D] [-node-binary F] [-listen-host H] [-work DIR] [-keep] [-q] SCENARIO.yaml|DIR ...
+//	mvdsqa demo   [-suite fixtures/scenarios] [-slack X] [-processes] [-netns] [-listen-host H] [-junit F] [-json F] [-html F] [-sim=true] [-epoch 10ms] [-seed 1] [-messages 100] [-keep]
 //	mvdsqa outage [-epoch 10ms] [-seed 1] [-messages 1000] [-keep] [-outages 1m,1h,72h,336h]
 //	mvdsqa report -html F RESULTS.json ...
 //	mvdsqa plot   -dir DIR [-messages 1000] [-outages 1m,1h,72h,336h] [-queued 100] [-disconnect 30s] [-horizon 3m]
+//	mvdsqa dst    gen|outage|scale [flags] (DST scale on one machine; docs/dst.md)
 //	mvdsqa bench  [-messages 1000] [-rate 100] [-queued 100] [-disconnect 30s] [-horizon 3m] [-within 2s] [-doc docs/benchmarks.md]
 //
 // Run `mvdsqa <command> -h` for every flag.
@@ -36,6 +37,7 @@ commands:
   bench   over real go-waku relay: send-to-ack latency and delivery after a disconnect, stock vs guarded
   report  the HTML report (timelines per message) of results written with run -json
   plot    measure the outage matrix and the go-waku disconnect again and draw them as SVG charts
+  dst     DST scale on one machine: the 1:1 outage plan on 100 processes, and the cost per node (gen, outage, scale)
 `
 
 func main() {
@@ -85,6 +87,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runReportCmd(args[1:], stdout, stderr)
 	case "plot":
 		return runPlotCmd(args[1:], stdout, stderr)
+	case "dst":
+		return runDSTCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -26,6 +27,14 @@ func NewClient(base, token string) *Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.IdleConnTimeout = 30 * time.Second
 	return &Client{base: base, token: token, http: &http.Client{Timeout: 15 * time.Second, Transport: tr}}
+}
+
+// NewClientDialer is NewClient for an API reached through dial — a node
+// in a network namespace, whose API listens on that namespace's loopback.
+func NewClientDialer(base, token string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *Client {
+	c := NewClient(base, token)
+	c.http.Transport.(*http.Transport).DialContext = dial
+	return c
 }
 
 // Base returns the API's base URL.

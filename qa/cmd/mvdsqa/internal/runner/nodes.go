@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/netfault"
 	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/qanode"
 	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/scenario"
 )
@@ -46,6 +47,7 @@ type node struct {
 	exited chan struct{}
 	logs   *logFile
 	logger *zap.Logger
+	host   *netfault.Host // -netns: the node's namespace
 
 	// The faults the runner set, re-applied after a restart (the shim keeps
 	// them in memory).
@@ -174,7 +176,13 @@ func (n *node) args() []string {
 }
 
 func (n *node) spawn(ctx context.Context, binary string) error {
-	cmd := exec.Command(binary, n.args()...)
+	argv := append([]string{binary}, n.args()...)
+	if n.host != nil {
+		argv = n.host.Wrap(argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	// A node dies with the runner, even a runner that is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = n.logs
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -207,7 +215,11 @@ func (n *node) spawn(ctx context.Context, binary string) error {
 		n.mu.Lock()
 		n.proc, n.exited = cmd, exited
 		n.mu.Unlock()
-		n.client = qanode.NewClient(info.API, "")
+		if n.host != nil {
+			n.client = qanode.NewClientDialer(info.API, "", n.host.DialContext)
+		} else {
+			n.client = qanode.NewClient(info.API, "")
+		}
 		return nil
 	case <-exited:
 		return fmt.Errorf("node %s: the process exited before it was ready (%v); its log: %s", n.spec.Name, cmd.ProcessState, n.logs.Name())
@@ -351,6 +363,13 @@ func nodeDir(work, name string) string { return filepath.Join(work, name) }
 // address, unless a remote node dials it, which needs one that is not
 // loopback if there is one (see Options.ListenHost).
 func dialAddr(from, to *node) (string, error) {
+	if to.host != nil {
+		// In its namespace: the address of its link, which the runner set.
+		if len(to.info.Addrs) == 0 || to.info.PeerID == "" {
+			return "", fmt.Errorf("node %s has no address to dial", to.spec.Name)
+		}
+		return fmt.Sprintf("/ip4/%s/tcp/%s/p2p/%s", to.host.IP(), tcpPort(to.info.Addrs[0]), to.info.PeerID), nil
+	}
 	urlHost := ""
 	if !to.local() {
 		if u, err := url.Parse(to.spec.URL); err == nil {

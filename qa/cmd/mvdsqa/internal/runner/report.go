@@ -28,6 +28,14 @@ type Result struct {
 	// message sent, and every interval a node or pair was held apart.
 	Messages []MessageResult `json:"messages,omitempty"`
 	Outages  []Outage        `json:"outages,omitempty"`
+	// Network is what the kernel offered a -netns run; Faults what made
+	// each fault its steps asked for.
+	Network string        `json:"network,omitempty"`
+	Faults  []FaultResult `json:"faults,omitempty"`
+	// SetupSeconds is how long starting and connecting the nodes took.
+	SetupSeconds float64 `json:"setupSeconds"`
+	// Usage: with Options.Usage.
+	Usage *Usage `json:"usage,omitempty"`
 }
 
 // StepResult is one step as it ran; times in seconds from the first step.
@@ -171,6 +179,7 @@ func WriteText(w io.Writer, r *Result) {
 			fmt.Fprintf(w, "         %s\n", x.Detail)
 		}
 	}
+	writeFaults(w, r)
 	if r.WorkDir != "" {
 		fmt.Fprintf(w, "      node data and logs: %s\n", r.WorkDir)
 	}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/mvdsguard/mvdsguard/mvds"
+	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/netfault"
 	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/qanode"
 	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/scenario"
 )
@@ -60,6 +61,17 @@ type Options struct {
 	// in parallel under the race detector — runs epochs late; results
 	// state the slack they were judged with.
 	Slack float64
+	// NetNS puts every node the runner starts in a network namespace of its
+	// own, as a process, and makes faults in the kernel: offline is the
+	// link down, partitions are packet filters, latency is netem or the
+	// NFQUEUE delayer; the netem, link_down, link_up and ip_change steps
+	// need it. It needs root (see CheckNetns).
+	NetNS bool
+	// Detail adds each message's path to the result (Result.Messages).
+	Detail bool
+	// Usage measures what the run's process nodes and the runner cost
+	// while the steps run (Result.Usage).
+	Usage bool
 	// Progress, when set, receives a line per step.
 	Progress io.Writer
 	// StatusBackend, when set, is a status-backend executable (status-go's
@@ -102,8 +114,14 @@ type run struct {
 	obs    *observer
 	start  time.Time
 
-	faults sync.Mutex // the nodes' parted and latency
-	sg     *sgNet     // status-go nodes, when the run has them
+	faults    sync.Mutex // the nodes' parted and latency, and netParted
+	sg        *sgNet     // status-go nodes, when the run has them
+	lab       *netfault.Lab
+	netParted map[[2]*node]bool // -netns: the pairs cut by packet filters
+	kfaults   []FaultResult     // -netns: what made each fault (under mu)
+
+	back            map[string]time.Time // Detail: when each node last came back online (under mu)
+	offlineAttempts map[string]int       // Detail: a message's attempts when its sender came back (under mu)
 
 	mu      sync.Mutex
 	labels  map[string][2]time.Time
@@ -153,7 +171,7 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 		}
 	}
 	r := &run{s: s, opts: opts, byName: map[string]*node{}, labels: map[string][2]time.Time{},
-		sent: map[string]*sentMessage{}, senders: map[string]bool{}, start: time.Now()}
+		sent: map[string]*sentMessage{}, senders: map[string]bool{}, start: time.Now(), netParted: map[[2]*node]bool{}}
 	res := &Result{Scenario: s.Name, Description: s.Description, File: s.File, Variant: opts.Variant(), Started: r.start}
 	defer func() { res.Duration = time.Since(r.start).Round(time.Millisecond) }()
 
@@ -176,9 +194,16 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	defer func() {
+		// Every node at once: a node may take seconds to close, and a
+		// run of a hundred would wait for each in turn.
+		var stopping sync.WaitGroup
 		for _, n := range r.nodes {
-			n.stop()
+			stopping.Add(1)
+			go func() { defer stopping.Done(); n.stop() }()
 		}
+		stopping.Wait()
+		r.closeLab()
+		res.Faults = r.faultResults()
 		res.Passed = res.Error == "" && allPassed(res.Expectations)
 		if opts.WorkDir == "" && !opts.Keep && res.Passed {
 			_ = os.RemoveAll(r.work)
@@ -186,6 +211,16 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 			res.WorkDir = r.work
 		}
 	}()
+	if opts.NetNS {
+		if err := r.openLab(ctx); err != nil {
+			res.Error = "setup: " + err.Error()
+			return res
+		}
+		res.Network = r.lab.Caps().String()
+	} else if err := CheckNetns(ctx, s, false); err != nil {
+		res.Error = "setup: " + err.Error()
+		return res
+	}
 	if err := r.setup(ctx); err != nil {
 		res.Error = "setup: " + err.Error()
 		return res
@@ -198,7 +233,12 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 	defer func() { stopObs(); obsDone.Wait() }()
 
 	r.start = time.Now()
+	res.SetupSeconds = r.start.Sub(res.Started).Seconds()
 	r.setLabel(scenario.AfterStart, r.start, r.start)
+	var usage *sampler
+	if opts.Usage {
+		usage = startSampler(r, 2*time.Second)
+	}
 	err = r.steps(ctx, s.Steps)
 	end := time.Now()
 	r.setLabel(scenario.AfterEnd, end, end)
@@ -212,6 +252,9 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) *Result {
 	res.Expectations = r.evaluate(ctx)
 	if err := r.lostStreams(); err != nil {
 		res.Error = strings.TrimPrefix(res.Error+"; "+err.Error(), "; ")
+	}
+	if usage != nil {
+		res.Usage = usage.finish(ctx)
 	}
 	res.Sent, res.Accepted = r.counts()
 	res.Messages, res.Outages = r.messageResults(), r.outages.results(r.start, time.Now())
@@ -294,7 +337,7 @@ func (r *run) counts() (sent, accepted int) {
 // online, and creates the groups.
 func (r *run) setup(ctx context.Context) error {
 	for _, sn := range r.s.Nodes {
-		if r.opts.Processes && sn.Run == scenario.InProcess {
+		if (r.opts.Processes || r.lab != nil) && sn.Run == scenario.InProcess {
 			sn.Run = scenario.Process
 		}
 		if r.opts.StatusBackend != "" && (sn.Run == scenario.InProcess || sn.Run == scenario.Process) {
@@ -310,6 +353,15 @@ func (r *run) setup(ctx context.Context) error {
 		}}
 		if !r.opts.Stock {
 			n.cfg.Policies = r.s.Policies
+		}
+		if r.lab != nil && n.local() {
+			h, err := r.lab.AddHost(ctx, sn.Name)
+			if err != nil {
+				return err
+			}
+			// Every address of its namespace, so an address change keeps
+			// the listener.
+			n.host, n.cfg.Listen = h, "0.0.0.0:0"
 		}
 		if n.local() {
 			logger, f, err := fileLogger(filepath.Join(dir, "node.log"))
@@ -492,6 +544,16 @@ func describeStep(st scenario.Step) string {
 	switch st.Kind {
 	case scenario.StepSend:
 		return fmt.Sprintf("send %s ×%d", st.Send.ID, st.Send.Count)
+	case scenario.StepNetem:
+		target := st.Node
+		if target == "" {
+			target = st.Pair[0] + "–" + st.Pair[1]
+		}
+		s := fmt.Sprintf("netem %s: %s", target, st.Shape)
+		if st.For > 0 {
+			s += " for " + st.For.String()
+		}
+		return s
 	case scenario.StepPartition, scenario.StepHeal, scenario.StepConnect, scenario.StepDisconnect:
 		if st.All {
 			return string(st.Kind) + " all"

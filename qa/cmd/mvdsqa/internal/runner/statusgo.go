@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -37,6 +38,7 @@ type nodeAPI interface {
 	CreateGroup(ctx context.Context, g qanode.GroupRequest) (qanode.Group, error)
 	Send(ctx context.Context, m qanode.SendRequest) (qanode.Message, error)
 	Messages(ctx context.Context) ([]qanode.Message, error)
+	Message(ctx context.Context, id string) (qanode.Message, error)
 	Received(ctx context.Context, after int64) ([]qanode.Received, error)
 	Events(ctx context.Context, after uint64) ([]mvdsguard.Event, error)
 	SetOnline(ctx context.Context, online bool) error
@@ -511,6 +513,21 @@ func (g *sgNode) Messages(ctx context.Context) ([]qanode.Message, error) {
 		out = append(out, g.status(s))
 	}
 	return out, nil
+}
+
+// Message is one message this node was asked to send, as Messages gives
+// it; an id it was never asked to send is the REST API's 404.
+func (g *sgNode) Message(ctx context.Context, id string) (qanode.Message, error) {
+	ms, err := g.Messages(ctx)
+	if err != nil {
+		return qanode.Message{}, err
+	}
+	for _, m := range ms {
+		if m.ID == id {
+			return m, nil
+		}
+	}
+	return qanode.Message{}, &qanode.StatusError{Code: http.StatusNotFound, Msg: fmt.Sprintf("message %q: not sent by this node", id)}
 }
 
 // Received returns the scenario's messages this node's application got, in

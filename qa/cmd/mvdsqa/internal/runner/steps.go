@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"syscall"
 	"time"
@@ -19,8 +20,10 @@ func (r *run) do(ctx context.Context, st scenario.Step) error {
 	switch st.Kind {
 	case scenario.StepSend:
 		return r.send(ctx, st.Send)
+	case scenario.StepNetem, scenario.StepLinkDown, scenario.StepLinkUp, scenario.StepIPChange, scenario.StepPause:
+		return r.kernelStep(ctx, st)
 	case scenario.StepOffline:
-		if err := n.client.SetOnline(ctx, false); err != nil {
+		if err := r.setOnline(ctx, st, n, false); err != nil {
 			return err
 		}
 		if st.For == 0 {
@@ -29,19 +32,19 @@ func (r *run) do(ctx context.Context, st scenario.Step) error {
 		if err := sleep(ctx, st.For); err != nil {
 			return err
 		}
-		return r.online(ctx, n)
+		return r.setOnline(ctx, st, n, true)
 	case scenario.StepOnline:
-		return r.online(ctx, n)
+		return r.setOnline(ctx, st, n, true)
 	case scenario.StepFlap:
 		for i := 0; i < st.Times; i++ {
 			down := time.Now()
-			if err := n.client.SetOnline(ctx, false); err != nil {
+			if err := r.setOnline(ctx, st, n, false); err != nil {
 				return err
 			}
 			if err := sleep(ctx, st.Down); err != nil {
 				return err
 			}
-			if err := r.online(ctx, n); err != nil {
+			if err := r.setOnline(ctx, st, n, true); err != nil {
 				return err
 			}
 			r.outages.add(OutageOffline, []string{st.Node}, st.Line, down, time.Now())
@@ -71,8 +74,14 @@ func (r *run) do(ctx context.Context, st scenario.Step) error {
 		}
 		return r.restart(ctx, n)
 	case scenario.StepPartition, scenario.StepHeal:
+		if r.lab != nil {
+			return r.netnsPartition(ctx, st)
+		}
 		return r.partition(ctx, st)
 	case scenario.StepLatency:
+		if r.lab != nil {
+			return r.netnsLatency(ctx, st, n)
+		}
 		r.faults.Lock()
 		n.latency = st.Delay
 		r.faults.Unlock()
@@ -145,7 +154,7 @@ func (r *run) send(ctx context.Context, s *scenario.Send) error {
 		if s.To != "" {
 			req.To = r.byName[s.To].info.ID
 		}
-		_, err := from.client.Send(ctx, req)
+		err := sendOnce(ctx, from, req)
 		m := &sentMessage{id: id, from: s.From, to: to, at: time.Now(), accepted: err == nil}
 		if err != nil {
 			m.err = err.Error()
@@ -163,6 +172,27 @@ func (r *run) send(ctx context.Context, s *scenario.Send) error {
 		r.progress("%d of %d sends refused (allowed): first: %s", len(failures), len(s.IDs()), failures[0])
 	}
 	return nil
+}
+
+// sendOnce asks a node to send a message. A request that got no HTTP
+// answer at all (the connection closed under a loaded machine) may or may
+// not have reached the node: the runner asks the node whether it has the
+// message, and sends again only if it has not — message ids are unique, so
+// the message is sent once either way.
+func sendOnce(ctx context.Context, n *node, req qanode.SendRequest) error {
+	_, err := n.client.Send(ctx, req)
+	var status *qanode.StatusError
+	if err == nil || errors.As(err, &status) || ctx.Err() != nil {
+		return err
+	}
+	_, gerr := n.client.Message(ctx, req.ID)
+	if gerr == nil {
+		return nil
+	}
+	if errors.As(gerr, &status) && status.Code == http.StatusNotFound {
+		_, err = n.client.Send(ctx, req)
+	}
+	return err
 }
 
 // restart starts a killed node again on the same data and addresses, dials
@@ -257,6 +287,21 @@ func (r *run) sleepNode(ctx context.Context, n *node, d time.Duration) error {
 		return err
 	}
 	return r.online(ctx, n)
+}
+
+// setOnline takes a node off the network or brings it back: through its
+// API, or under -netns with its link.
+func (r *run) setOnline(ctx context.Context, st scenario.Step, n *node, online bool) error {
+	if online {
+		r.noteBack(ctx, n)
+	}
+	if r.lab != nil && n.host != nil {
+		return r.netnsOnline(ctx, st, n, online)
+	}
+	if online {
+		return r.online(ctx, n)
+	}
+	return n.client.SetOnline(ctx, false)
 }
 
 // online brings a node back and waits until its connectivity signal says

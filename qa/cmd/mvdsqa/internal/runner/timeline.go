@@ -30,6 +30,13 @@ type MessageResult struct {
 	Stalled  *float64           `json:"stalled,omitempty"` // first seen stalled
 	Failed   *float64           `json:"failed,omitempty"`  // first seen failed
 	Status   string             `json:"status,omitempty"`  // the last status seen
+	// Back is when the last of the sender and its recipients came back
+	// online after the send (absent: none of them was offline after it);
+	// AttemptsOffline is how many attempts the sender had counted for it
+	// by then: attempts spent into a network it could not reach. Both with
+	// Options.Detail only (DST's tables).
+	Back            *float64 `json:"back,omitempty"`
+	AttemptsOffline int      `json:"attemptsOffline,omitempty"`
 }
 
 // Outage is an interval during which the scenario held nodes apart from the
@@ -211,6 +218,7 @@ func (r *run) messageResult(m *sentMessage) MessageResult {
 		return &v
 	}
 	res := MessageResult{ID: m.id, From: m.from, To: m.to, Sent: sec(m.at), Accepted: m.accepted, Error: m.err, Attempts: []float64{}}
+	res.Back, res.AttemptsOffline = r.backOf(m)
 	o := r.obs
 	o.mu.Lock()
 	if s := o.status[m.from][m.id]; s != nil {

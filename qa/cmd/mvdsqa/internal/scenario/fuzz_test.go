@@ -12,12 +12,14 @@ import (
 // — never a panic. Seeds: the QA suite and testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(suiteDir, "*.yaml"))
-	for _, file := range files {
+	more, _ := filepath.Glob(filepath.Join(suiteDir, "*", "*.yaml"))
+	for _, file := range append(files, more...) {
 		if b, err := os.ReadFile(file); err == nil {
 			f.Add(b)
 		}
 	}
 	f.Add([]byte(valid))
+	f.Add([]byte(validKernel))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := Parse("fuzz.yaml", b)
 		if err != nil {

@@ -28,7 +28,7 @@ const (
 	maxDuration = 30 * time.Minute
 	maxCount    = 10000
 	maxTimes    = 1000
-	maxNodes    = 64
+	maxNodes    = 200
 	maxDepth    = 4 // parallel inside parallel …
 )
 
@@ -544,7 +544,8 @@ func (c *checker) local(n *yaml.Node, what, name string) {
 }
 
 var stepKinds = []string{"send", "offline", "online", "flap", "wait", "kill", "restart", "partition", "heal", "latency",
-	"clock_jump", "sleep", "connect", "disconnect", "retry", "discard", "parallel"}
+	"clock_jump", "sleep", "connect", "disconnect", "retry", "discard", "parallel",
+	"netem", "link_down", "link_up", "ip_change", "pause"}
 
 func (c *checker) steps(n *yaml.Node, depth int) []Step {
 	if n.Kind != yaml.SequenceNode {
@@ -700,6 +701,8 @@ func (c *checker) step(n *yaml.Node, depth int) (Step, bool) {
 		if st.Node == "" || st.Message == "" {
 			c.p.errorf(body, "%s: needs node and message", what)
 		}
+	case StepNetem, StepLinkDown, StepLinkUp, StepIPChange, StepPause:
+		c.kernelStep(&st, body)
 	case StepParallel:
 		if depth >= maxDepth {
 			c.p.errorf(body, "parallel: nested more than %d deep", maxDepth)

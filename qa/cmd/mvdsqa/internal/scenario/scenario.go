@@ -10,6 +10,7 @@ package scenario
 import (
 	"time"
 
+	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/netfault"
 	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/qanode"
 )
 
@@ -103,15 +104,16 @@ type Step struct {
 	// StartAfter delays the step (useful inside parallel).
 	StartAfter time.Duration
 
-	Node     string        // offline, online, flap, kill, restart, latency, clock_jump, sleep, retry, discard
-	Pair     [2]string     // partition, heal, connect, disconnect
-	All      bool          // heal: every partition
-	For      time.Duration // offline (then online again), wait, sleep, kill (then restart)
-	Down, Up time.Duration // flap
-	Times    int           // flap
-	By       time.Duration // clock_jump
-	Delay    time.Duration // latency (0 clears it)
-	Message  string        // retry, discard
+	Node     string         // offline, online, flap, kill, restart, latency, clock_jump, sleep, retry, discard
+	Pair     [2]string      // partition, heal, connect, disconnect
+	All      bool           // heal: every partition
+	For      time.Duration  // offline (then online again), wait, sleep, kill (then restart)
+	Down, Up time.Duration  // flap
+	Times    int            // flap
+	By       time.Duration  // clock_jump
+	Delay    time.Duration  // latency (0 clears it)
+	Message  string         // retry, discard
+	Shape    netfault.Shape // netem (zero: clear)
 	Send     *Send
 	Parallel []Step
 }
