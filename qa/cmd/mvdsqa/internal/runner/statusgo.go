@@ -151,9 +151,14 @@ func (g *sgNode) start(ctx context.Context) error {
 	name := g.n.spec.Name
 	addr := g.n.spec.URL
 	var proc *sgnode.Process
+	var opts []sgnode.Option
+	if h := g.n.host; h != nil {
+		// -netns: the process in its node's namespace, reached there.
+		opts = append(opts, sgnode.Wrapped(h.Wrap), sgnode.Via(h.DialContext))
+	}
 	if addr == "" {
 		var err error
-		proc, err = sgnode.StartProcess(ctx, name, g.binary, g.n.logs, startTimeout)
+		proc, err = sgnode.StartProcess(ctx, name, g.binary, g.n.logs, startTimeout, opts...)
 		if err != nil {
 			return err
 		}
@@ -166,7 +171,7 @@ func (g *sgNode) start(ctx context.Context) error {
 		}
 		g.recFile, g.rec = f, sgnode.NewRecorder(f)
 	}
-	api, err := sgnode.Connect(ctx, name, addr, g.rec)
+	api, err := sgnode.Connect(ctx, name, addr, g.rec, opts...)
 	if err == nil {
 		if g.keyUID == "" {
 			err = api.CreateAccount(ctx, g.profile)

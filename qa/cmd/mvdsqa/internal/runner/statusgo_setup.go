@@ -21,7 +21,7 @@ import (
 // status-go nodes cannot run: faults injected at the reference node's
 // shim, its Guard's actions, flows status-backend offers no call for, and
 // light clients (status-go finds its service nodes through its fleet).
-func cannotExpress(s *scenario.Scenario) []string {
+func cannotExpress(s *scenario.Scenario, netns bool) []string {
 	var out []string
 	add := func(line int, format string, args ...any) {
 		out = append(out, fmt.Sprintf("%s:%d: %s", s.File, line, fmt.Sprintf(format, args...)))
@@ -36,7 +36,9 @@ func cannotExpress(s *scenario.Scenario) []string {
 		for _, st := range steps {
 			switch st.Kind {
 			case scenario.StepPartition, scenario.StepHeal, scenario.StepLatency:
-				add(st.Line, "%s: a fault injected at the reference node's shim; status-go has no such hook (the network-namespace mode would do it in the kernel)", st.Kind)
+				if !netns {
+					add(st.Line, "%s: a fault injected at the reference node's shim; status-go has no such hook (run with -netns: the kernel does it)", st.Kind)
+				}
 			case scenario.StepClockJump:
 				add(st.Line, "clock_jump: moves the reference node's Guard clock; status-go has none to move")
 			case scenario.StepRetry, scenario.StepDiscard:
@@ -102,15 +104,17 @@ func needsOffline(steps []scenario.Step) (int, bool) {
 
 // probeStatusGo checks, on the first node logged in, that its build can be
 // told it is offline when the scenario needs that: status-backend serves
-// ConnectionChange only from some status-go versions on.
+// ConnectionChange only from some status-go versions on. With -netns,
+// offline is the node's link going down in the kernel, and status-go is not
+// told.
 func (r *run) probeStatusGo(ctx context.Context, first *node) error {
 	line, ok := needsOffline(r.s.Steps)
-	if !ok {
+	if !ok || r.lab != nil {
 		return nil
 	}
 	if err := first.client.SetOnline(ctx, true); err != nil {
 		if errors.Is(err, errCannotExpress) {
-			return fmt.Errorf("cannot express on status-go: %s:%d: going offline needs ConnectionChange: %w", r.s.File, line, err)
+			return fmt.Errorf("cannot express on status-go: %s:%d: going offline needs ConnectionChange, or -netns: %w", r.s.File, line, err)
 		}
 		return err
 	}
@@ -353,7 +357,7 @@ func checkStatusGo(s *scenario.Scenario, opts Options) error {
 	if len(mixed) > 0 {
 		return fmt.Errorf("setup: %s: nodes %s are not status-backend nodes: a run is all status-go or none (their Waku networks do not meet)", s.File, names(mixed))
 	}
-	if problems := cannotExpress(s); len(problems) > 0 {
+	if problems := cannotExpress(s, opts.NetNS); len(problems) > 0 {
 		return fmt.Errorf("cannot express on status-go: %s", strings.Join(problems, "; "))
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -25,14 +26,43 @@ type Client struct {
 // NewClient returns a client for the status-backend at addr ("host:port" or
 // "http://host:port"); name is the node's name in errors; rec, if not nil,
 // records every exchange.
-func NewClient(name, addr string, rec *Recorder) *Client {
+func NewClient(name, addr string, rec *Recorder, opts ...Option) *Client {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	base := addr
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
 	base = strings.TrimRight(base, "/")
 	// Logging in derives keys and starts a node: minutes on a busy machine.
-	return &Client{name: name, base: base, rec: rec, http: &http.Client{Timeout: 3 * time.Minute}}
+	hc := &http.Client{Timeout: 3 * time.Minute}
+	if o.dial != nil {
+		hc.Transport = &http.Transport{DialContext: o.dial}
+	}
+	return &Client{name: name, base: base, rec: rec, http: hc}
+}
+
+// An Option changes how a node is started or reached.
+type Option func(*options)
+
+type options struct {
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	wrap func(argv ...string) []string
+}
+
+// Via reaches the node's API and signal stream through dial: a node in a
+// network namespace of its own, whose loopback only a dialer in that
+// namespace reaches.
+func Via(dial func(ctx context.Context, network, addr string) (net.Conn, error)) Option {
+	return func(o *options) { o.dial = dial }
+}
+
+// Wrapped starts the process through wrap, which returns the command line
+// to run for the given one (such as `ip netns exec NS ...`).
+func Wrapped(wrap func(argv ...string) []string) Option {
+	return func(o *options) { o.wrap = wrap }
 }
 
 // Name is the node's name.

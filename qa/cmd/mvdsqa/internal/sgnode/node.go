@@ -27,9 +27,9 @@ type Account struct {
 // Connect opens the signal stream of the status-backend at addr: the
 // first thing to do, since status-go sends signals only to connections
 // open at the time.
-func Connect(ctx context.Context, name, addr string, rec *Recorder) (*Node, error) {
-	c := NewClient(name, addr, rec)
-	sig, err := DialSignals(ctx, name, c.Addr(), rec)
+func Connect(ctx context.Context, name, addr string, rec *Recorder, opts ...Option) (*Node, error) {
+	c := NewClient(name, addr, rec, opts...)
+	sig, err := DialSignals(ctx, name, c.Addr(), rec, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -31,8 +31,16 @@ var serverStarted = regexp.MustCompile(`server started\s.*\baddress=(\S+)`)
 // on 127.0.0.1 at a port it picks, its output appended to log. It returns
 // once the server listens; a binary that exits first or never says it
 // listens within timeout is not a status-backend this package can drive.
-func StartProcess(ctx context.Context, name, binary string, log io.Writer, timeout time.Duration) (*Process, error) {
-	cmd := exec.Command(binary, "--address", "127.0.0.1:0")
+func StartProcess(ctx context.Context, name, binary string, log io.Writer, timeout time.Duration, opts ...Option) (*Process, error) {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	argv := []string{binary, "--address", "127.0.0.1:0"}
+	if o.wrap != nil {
+		argv = o.wrap(argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -42,16 +43,21 @@ type Signals struct {
 	conn     *websocket.Conn
 	stopped  bool
 	done     chan struct{}
+	netDial  func(ctx context.Context, network, addr string) (net.Conn, error) // nil: the default dialer
 }
 
 // DialSignals opens the signal stream of the status-backend at addr. It
 // returns when the WebSocket is open: status-go sends signals only to
 // connections open at the time.
-func DialSignals(ctx context.Context, name, addr string, rec *Recorder) (*Signals, error) {
+func DialSignals(ctx context.Context, name, addr string, rec *Recorder, opts ...Option) (*Signals, error) {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	u := addr
 	u = strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "ws://")
 	s := &Signals{name: name, url: "ws://" + strings.TrimRight(u, "/") + "/signals", rec: rec,
-		resumes: 20, backoff: 250 * time.Millisecond, changed: make(chan struct{}), done: make(chan struct{})}
+		resumes: 20, backoff: 250 * time.Millisecond, changed: make(chan struct{}), done: make(chan struct{}), netDial: o.dial}
 	conn, err := s.dial(ctx)
 	if err != nil {
 		return nil, err
@@ -62,7 +68,7 @@ func DialSignals(ctx context.Context, name, addr string, rec *Recorder) (*Signal
 }
 
 func (s *Signals) dial(ctx context.Context) (*websocket.Conn, error) {
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, NetDialContext: s.netDial}
 	conn, resp, err := d.DialContext(ctx, s.url, nil)
 	if err != nil {
 		if resp != nil {
