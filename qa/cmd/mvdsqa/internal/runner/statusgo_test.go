@@ -50,7 +50,8 @@ func fakeStatusBackend(dir string) int {
 	for _, n := range strings.Split(os.Getenv(fakeNodesEnv), ",") {
 		f, err := os.OpenFile(filepath.Join(dir, "claim-"+n), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err == nil {
-			fmt.Fprintf(f, "%d\n", os.Getpid())
+			ns, _ := os.Readlink("/proc/self/ns/net")
+			fmt.Fprintf(f, "%d\n%s\n", os.Getpid(), ns)
 			f.Close()
 			name = n
 			break
@@ -82,6 +83,12 @@ func fakeStatusBackend(dir string) int {
 // fakeRun runs the recorded scenario (or src, a variant of it with the
 // same steps) on fake status-backends replaying the recordings in dir.
 func fakeRun(t *testing.T, dir, src string) *Result {
+	return fakeRunWith(t, dir, src, Options{})
+}
+
+// fakeRunWith is fakeRun with options (WorkDir, StatusBackend and Slack are
+// set here).
+func fakeRunWith(t *testing.T, dir, src string, opts Options) *Result {
 	t.Setenv(fakeEnv, dir)
 	t.Setenv(fakeNodesEnv, "hub,alice,bob")
 	s, err := scenario.Parse("scenario.yaml", []byte(src))
@@ -92,7 +99,8 @@ func fakeRun(t *testing.T, dir, src string) *Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := Run(context.Background(), s, Options{WorkDir: t.TempDir(), StatusBackend: exe, Slack: slack})
+	opts.WorkDir, opts.StatusBackend, opts.Slack = t.TempDir(), exe, slack
+	r := Run(context.Background(), s, opts)
 	for _, n := range []string{"hub", "alice", "bob"} {
 		b, err := os.ReadFile(filepath.Join(dir, "claim-"+n))
 		if err != nil {
@@ -176,6 +184,43 @@ func TestStatusGoRunReplayed(t *testing.T) {
 	}
 	if r.Passed {
 		t.Error("a run with expectations status-go cannot express passed")
+	}
+}
+
+// The recorded run with -netns: every status-backend process in a network
+// namespace of its own, started there and reached there, its peers dialled
+// at their namespaces' addresses. The replayed answers are the recorded
+// ones; what this shows is the plumbing.
+func TestStatusGoRunReplayedInNamespaces(t *testing.T) {
+	if err := NetnsCaps(context.Background()).Usable(); err != nil {
+		t.Skipf("-netns cannot run here: %v", err)
+	}
+	r := fakeRunWith(t, recordings(t, nil), recordedScenario(t), Options{NetNS: true})
+	if r.Error != "" {
+		t.Fatalf("run error: %s", r.Error)
+	}
+	v := verdicts(r)
+	for _, line := range []int{15, 16, 17} {
+		if !v[line].Passed {
+			t.Errorf("line %d: %+v", line, v[line])
+		}
+	}
+	if r.Network == "" {
+		t.Error("a -netns run that does not say what the kernel offered")
+	}
+	own, _ := os.Readlink("/proc/self/ns/net")
+	seen := map[string]bool{}
+	for _, n := range []string{"hub", "alice", "bob"} {
+		b, err := os.ReadFile(filepath.Join(os.Getenv(fakeEnv), "claim-"+n))
+		if err != nil {
+			t.Fatalf("%s never started: %v", n, err)
+		}
+		lines := strings.Fields(string(b))
+		if len(lines) < 2 || lines[1] == own || seen[lines[1]] {
+			t.Errorf("%s ran in network namespace %v; the runner's is %s, the others' %v", n, lines[1:], own, seen)
+		} else {
+			seen[lines[1]] = true
+		}
 	}
 }
 
