@@ -182,7 +182,9 @@ func (r *run) send(ctx context.Context, s *scenario.Send) error {
 func sendOnce(ctx context.Context, n *node, req qanode.SendRequest) error {
 	_, err := n.client.Send(ctx, req)
 	var status *qanode.StatusError
-	if err == nil || errors.As(err, &status) || ctx.Err() != nil {
+	if err == nil || errors.As(err, &status) || ctx.Err() != nil || n.sg != nil {
+		// A status-go node's error is status-go's answer (its client
+		// tells a lost connection apart itself).
 		return err
 	}
 	_, gerr := n.client.Message(ctx, req.ID)
