@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/netfault"
 	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/runner"
 )
 
@@ -28,6 +29,9 @@ func needKernelFaults(t *testing.T) {
 		t.Skip("runs go-waku nodes in network namespaces")
 	}
 	if err := runner.NetnsCaps(context.Background()).Usable(); err != nil {
+		if netfault.Required() {
+			t.Fatalf("kernel faults cannot be made here and %s is set: %v", netfault.RequiredEnv, err)
+		}
 		t.Skipf("kernel faults cannot be made here: %v", err)
 	}
 }

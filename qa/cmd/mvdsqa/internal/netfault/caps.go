@@ -56,6 +56,13 @@ func (c Caps) String() string {
 // Detect looks at the machine: who runs, which tools exist, and whether the
 // kernel has netem, tried in a throwaway namespace so nothing real is
 // touched.
+// RequiredEnv, when set (CI sets it), makes the tests that need kernel
+// faults fail instead of skipping where Usable says they cannot be made.
+const RequiredEnv = "MVDSQA_NETNS_REQUIRED"
+
+// Required reports whether RequiredEnv is set.
+func Required() bool { return os.Getenv(RequiredEnv) != "" }
+
 func Detect(ctx context.Context) Caps {
 	c := Caps{Root: os.Geteuid() == 0}
 	look := func(name string) bool { _, err := exec.LookPath(name); return err == nil }

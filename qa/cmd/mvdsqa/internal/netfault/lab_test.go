@@ -21,6 +21,9 @@ func newLab(t *testing.T, noNetem bool) (*Lab, *Host, *Host) {
 	t.Helper()
 	caps := Detect(context.Background())
 	if err := caps.Usable(); err != nil {
+		if Required() {
+			t.Fatalf("kernel faults cannot be made here and %s is set: %v", RequiredEnv, err)
+		}
 		t.Skipf("kernel faults cannot be made here: %v", err)
 	}
 	if noNetem {

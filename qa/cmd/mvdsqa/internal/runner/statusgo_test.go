@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/netfault"
 	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/scenario"
 	"github.com/mvdsguard/mvdsguard/qa/cmd/mvdsqa/internal/sgnode"
 )
@@ -193,6 +194,9 @@ func TestStatusGoRunReplayed(t *testing.T) {
 // ones; what this shows is the plumbing.
 func TestStatusGoRunReplayedInNamespaces(t *testing.T) {
 	if err := NetnsCaps(context.Background()).Usable(); err != nil {
+		if netfault.Required() {
+			t.Fatalf("-netns cannot run here and %s is set: %v", netfault.RequiredEnv, err)
+		}
 		t.Skipf("-netns cannot run here: %v", err)
 	}
 	r := fakeRunWith(t, recordings(t, nil), recordedScenario(t), Options{NetNS: true})
