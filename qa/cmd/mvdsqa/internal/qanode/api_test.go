@@ -186,6 +186,7 @@ func TestSignalsListStatusGosSignalsBesideTheGuards(t *testing.T) {
 	alice, ac := startNode(t, Config{Name: "alice"})
 	bob, _ := startNode(t, Config{Name: "bob"})
 	link(t, ac, bob)
+	wait.For(t, within, "alice online", func() bool { h, _ := ac.Health(ctx); return h.Online })
 	if _, err := ac.Send(ctx, SendRequest{ID: "0xC1", To: bob.Info().ID, ChatID: "chat-bob", Flow: "contact_request", Kind: "control"}); err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +204,9 @@ func TestSignalsListStatusGosSignalsBesideTheGuards(t *testing.T) {
 	}
 	var types []string
 	for _, s := range got {
+		if s.Type == "mvds.message.rescheduled" {
+			continue // a reconnect while the link settles: no legacy signal either way
+		}
 		types = append(types, s.Type)
 		switch s.Type {
 		case "envelope.sent":
