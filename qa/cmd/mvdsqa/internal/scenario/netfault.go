@@ -61,20 +61,10 @@ func (c *checker) kernelStep(st *Step, body *yaml.Node) {
 		st.Node = c.node(body, what)
 		c.local(body, what, st.Node)
 	case StepLinkDown, StepPause:
-		if body.Kind == yaml.ScalarNode && st.Kind == StepLinkDown {
-			st.Node = c.node(body, what)
-		} else if fields, ok := c.p.mapping(body, what, "node", "for"); ok {
-			for _, f := range fields {
-				switch f.key.Value {
-				case "node":
-					st.Node = c.node(f.val, what+".node")
-				case "for":
-					st.For, _ = c.p.duration(f.val, what+".for", false)
-				}
-			}
-			if st.Node == "" || (st.Kind == StepPause && st.For == 0) {
-				c.p.errorf(body, "%s: needs node%s", what, map[bool]string{true: " and for", false: ""}[st.Kind == StepPause])
-			}
+		var mapped bool
+		st.Node, st.For, mapped = c.nodeFor(body, what, st.Kind == StepLinkDown)
+		if mapped && (st.Node == "" || (st.Kind == StepPause && st.For == 0)) {
+			c.p.errorf(body, "%s: needs node%s", what, map[bool]string{true: " and for", false: ""}[st.Kind == StepPause])
 		}
 		c.local(body, what, st.Node)
 	case StepNetem:
@@ -161,4 +151,27 @@ func (c *checker) netem(st *Step, body *yaml.Node) {
 		c.p.errorf(body, "netem: for needs a shape to clear afterwards")
 	}
 	st.Shape = sh
+}
+
+// nodeFor reads a step that names a node and may say for how long: a bare
+// node name (when scalar is allowed) or {node, for}. mapped is set when the
+// body was read as {node, for}, which the caller checks for completeness; a
+// body of another shape is reported by the reader it reached.
+func (c *checker) nodeFor(body *yaml.Node, what string, scalar bool) (node string, d time.Duration, mapped bool) {
+	if scalar && body.Kind == yaml.ScalarNode {
+		return c.node(body, what), 0, false
+	}
+	fields, ok := c.p.mapping(body, what, "node", "for")
+	if !ok {
+		return "", 0, false
+	}
+	for _, f := range fields {
+		switch f.key.Value {
+		case "node":
+			node = c.node(f.val, what+".node")
+		case "for":
+			d, _ = c.p.duration(f.val, what+".for", false)
+		}
+	}
+	return node, d, true
 }

@@ -610,20 +610,9 @@ func (c *checker) step(n *yaml.Node, depth int) (Step, bool) {
 			c.local(body, what, st.Node)
 		}
 	case StepOffline, StepKill:
-		if body.Kind == yaml.ScalarNode {
-			st.Node = c.node(body, what)
-		} else if fields, ok := c.p.mapping(body, what, "node", "for"); ok {
-			for _, f := range fields {
-				switch f.key.Value {
-				case "node":
-					st.Node = c.node(f.val, what+".node")
-				case "for":
-					st.For, _ = c.p.duration(f.val, what+".for", false)
-				}
-			}
-			if st.Node == "" {
-				c.p.errorf(body, "%s: node: missing", what)
-			}
+		var mapped bool
+		if st.Node, st.For, mapped = c.nodeFor(body, what, true); mapped && st.Node == "" {
+			c.p.errorf(body, "%s: node: missing", what)
 		}
 		if st.Kind == StepKill {
 			c.local(body, what, st.Node)
