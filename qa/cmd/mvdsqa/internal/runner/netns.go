@@ -261,12 +261,8 @@ func (r *run) changeIP(ctx context.Context, st scenario.Step) error {
 			if p != n {
 				continue
 			}
-			addr, err := dialAddr(o, n)
-			if err != nil {
+			if err := dial(ctx, o, n, "new address"); err != nil {
 				return err
-			}
-			if err := o.client.Connect(ctx, addr); err != nil {
-				return fmt.Errorf("connect %s to %s's new address: %w", o.spec.Name, n.spec.Name, err)
 			}
 		}
 	}

@@ -458,13 +458,25 @@ func (r *run) peersOf(n *node) []*node {
 
 func (r *run) connect(ctx context.Context, n *node) error {
 	for _, p := range r.peersOf(n) {
-		addr, err := dialAddr(n, p)
-		if err != nil {
+		if err := dial(ctx, n, p, ""); err != nil {
 			return err
 		}
-		if err := n.client.Connect(ctx, addr); err != nil {
-			return fmt.Errorf("connect %s to %s: %w", n.spec.Name, p.spec.Name, err)
+	}
+	return nil
+}
+
+// dial has from connect to to's Waku address; why, when set, says which
+// address in the error ("new address").
+func dial(ctx context.Context, from, to *node, why string) error {
+	addr, err := dialAddr(from, to)
+	if err != nil {
+		return err
+	}
+	if err := from.client.Connect(ctx, addr); err != nil {
+		if why != "" {
+			return fmt.Errorf("connect %s to %s's %s: %w", from.spec.Name, to.spec.Name, why, err)
 		}
+		return fmt.Errorf("connect %s to %s: %w", from.spec.Name, to.spec.Name, err)
 	}
 	return nil
 }

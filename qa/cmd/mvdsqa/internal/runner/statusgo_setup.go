@@ -313,12 +313,8 @@ func (r *run) reconnectStatusGo(ctx context.Context, n *node) error {
 		if !linked {
 			continue
 		}
-		addr, err := dialAddr(n, o)
-		if err != nil {
+		if err := dial(ctx, n, o, ""); err != nil {
 			return err
-		}
-		if err := n.client.Connect(ctx, addr); err != nil {
-			return fmt.Errorf("connect %s to %s: %w", n.spec.Name, o.spec.Name, err)
 		}
 	}
 	return nil

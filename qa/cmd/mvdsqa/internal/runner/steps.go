@@ -92,12 +92,7 @@ func (r *run) do(ctx context.Context, st scenario.Step) error {
 	case scenario.StepSleep:
 		return r.sleepNode(ctx, n, st.For)
 	case scenario.StepConnect:
-		a, b := r.byName[st.Pair[0]], r.byName[st.Pair[1]]
-		addr, err := dialAddr(a, b)
-		if err != nil {
-			return err
-		}
-		return a.client.Connect(ctx, addr)
+		return dial(ctx, r.byName[st.Pair[0]], r.byName[st.Pair[1]], "")
 	case scenario.StepDisconnect:
 		a, b := r.byName[st.Pair[0]], r.byName[st.Pair[1]]
 		return a.client.Disconnect(ctx, b.info.PeerID)
