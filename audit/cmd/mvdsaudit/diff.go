@@ -39,7 +39,6 @@ Flags:
 // runDiff is the diff subcommand, minus process exit.
 func runDiff(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mvdsaudit diff", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	baseRef := fs.String("base", "", "git ref (branch, tag, commit) to compare the working tree with")
 	baseReport := fs.String("base-report", "", "JSON report (mvdsaudit -format json) of the base, instead of -base")
 	format := fs.String("format", "text", "output format: text, json, sarif (regressions only) or markdown")
@@ -48,24 +47,15 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	output := fs.String("o", "", "write the review to this file instead of standard output")
 	tests := fs.Bool("test", false, "also audit _test.go files")
 	cache := fs.Bool("cache", true, "reuse the result of an identical earlier run (kept in the user cache directory)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, diffUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitClean
-		}
-		return exitFailure
+	if code, ok := parseFlags(fs, args, diffUsage, stderr); !ok {
+		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "mvdsaudit diff: "+format+"\n", a...)
 		return exitFailure
 	}
-	switch *format {
-	case "text", "json", "sarif", "markdown":
-	default:
-		return fail("unknown -format %q (want text, json, sarif or markdown)", *format)
+	if err := checkFormat(*format, "text", "json", "sarif", "markdown"); err != nil {
+		return fail("%v", err)
 	}
 	if (*baseRef == "") == (*baseReport == "") {
 		fs.Usage()

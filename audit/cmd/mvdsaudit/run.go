@@ -63,7 +63,6 @@ type options struct {
 func run(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("mvdsaudit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&o.format, "format", "text", "output format: text, json or sarif")
 	fs.StringVar(&o.configPath, "config", "", "JSON configuration file (docs/audit.md)")
 	fs.StringVar(&o.baselinePath, "baseline", "", "baseline file: findings in it do not fail the run")
@@ -74,20 +73,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.output, "o", "", "write the report to this file instead of standard output")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.BoolVar(&o.cache, "cache", true, "reuse the result of an identical earlier run (kept in the user cache directory)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
+	if code, ok := parseFlags(fs, args, usage, stderr); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitClean
-		}
-		return exitFailure
-	}
-	switch o.format {
-	case "text", "json", "sarif":
-	default:
-		fmt.Fprintf(stderr, "mvdsaudit: unknown -format %q (want text, json or sarif)\n", o.format)
+	if err := checkFormat(o.format, "text", "json", "sarif"); err != nil {
+		fmt.Fprintf(stderr, "mvdsaudit: %v\n", err)
 		return exitFailure
 	}
 	patterns := fs.Args()

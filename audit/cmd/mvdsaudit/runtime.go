@@ -50,7 +50,6 @@ const exitPartial = 3
 // runRuntime is the runtime subcommand, minus process exit.
 func runRuntime(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mvdsaudit runtime", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	format := fs.String("format", "text", "output format: text, json or junit")
 	configPath := fs.String("config", "", "JSON configuration file (docs/runtime-audit.md)")
 	output := fs.String("o", "", "write the report to this file instead of standard output")
@@ -58,24 +57,15 @@ func runRuntime(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	node := fs.String("node", "", "the node every input belongs to (default: each file's name)")
 	pattern := fs.String("node-pattern", "", "regular expression finding the node in a file's path: its group named node, else its first group, else the match")
 	workers := fs.Int("j", runtime.GOMAXPROCS(0), "files read at once")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, runtimeUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitClean
-		}
-		return exitFailure
+	if code, ok := parseFlags(fs, args, runtimeUsage, stderr); !ok {
+		return code
 	}
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(stderr, "mvdsaudit runtime: "+format+"\n", args...)
 		return exitFailure
 	}
-	switch *format {
-	case "text", "json", "junit":
-	default:
-		return fail("unknown -format %q (want text, json or junit)", *format)
+	if err := checkFormat(*format, "text", "json", "junit"); err != nil {
+		return fail("%v", err)
 	}
 	if *workers < 1 {
 		return fail("-j %d: want at least 1", *workers)
