@@ -2,6 +2,7 @@ package signals
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/mvdsguard/mvdsguard"
@@ -29,7 +30,7 @@ func NewAPI(g *retry.Guard) *API { return &API{g: g} }
 // then envelope.sent and mvds.message.sent for a failed chat message's first
 // new attempt.
 func (a *API) RetryMessage(ctx context.Context, messageID string) error {
-	if err := a.g.Retry(ctx, a.known(ctx, messageID)); err != nil {
+	if err := byID(messageID, func(id string) error { return a.g.Retry(ctx, id) }); err != nil {
 		return fmt.Errorf("retryMessage: %w", err)
 	}
 	return nil
@@ -38,7 +39,7 @@ func (a *API) RetryMessage(ctx context.Context, messageID string) error {
 // DiscardMessage stops a pending or failed message for good: the user's
 // "cancel". Its mvds.message.discarded signal follows.
 func (a *API) DiscardMessage(ctx context.Context, messageID string) error {
-	if err := a.g.Discard(ctx, a.known(ctx, messageID)); err != nil {
+	if err := byID(messageID, func(id string) error { return a.g.Discard(ctx, id) }); err != nil {
 		return fmt.Errorf("discardMessage: %w", err)
 	}
 	return nil
@@ -70,16 +71,13 @@ func (a *API) PendingMessages(ctx context.Context, req PendingRequest) ([]retry.
 	return out, nil
 }
 
-// known returns the ledger's spelling of messageID: status-go's GUI may
-// send a message id with another hex case than the one the Guard was given.
-func (a *API) known(ctx context.Context, messageID string) string {
-	if _, err := a.g.Status(ctx, messageID); err == nil {
-		return messageID
+// byID runs do on messageID and, when the ledger does not know that
+// spelling, on status-go's ("0x", lower-case hex): its GUI may send a message
+// id with another hex case than the one the Guard was given.
+func byID(messageID string, do func(id string) error) error {
+	err := do(messageID)
+	if h := hexID(messageID); errors.Is(err, retry.ErrUnknownMessage) && h != messageID {
+		return do(h)
 	}
-	if h := hexID(messageID); h != messageID {
-		if _, err := a.g.Status(ctx, h); err == nil {
-			return h
-		}
-	}
-	return messageID
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -381,6 +382,15 @@ func TestForwardResumes(t *testing.T) {
 	}
 	if a, b := render(t, all), render(t, whole.all()); !reflect.DeepEqual(a, b) {
 		t.Fatalf("resumed stream differs from the whole one:\nresumed %v\nwhole   %v", a, b)
+	}
+	// The API finds a message by status-go's spelling of its id too: a
+	// delivered message cannot be discarded, an unknown one is unknown.
+	api := signals.NewAPI(p.ga)
+	if err := api.DiscardMessage(ctx, "0X01"); !errors.Is(err, retry.ErrNotDiscardable) {
+		t.Fatalf("discard 0X01 (stored as 0x01): %v; want ErrNotDiscardable", err)
+	}
+	if err := api.RetryMessage(ctx, "0x99"); !errors.Is(err, retry.ErrUnknownMessage) {
+		t.Fatalf("retry 0x99: %v; want ErrUnknownMessage", err)
 	}
 }
 
